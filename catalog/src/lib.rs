@@ -1,0 +1,494 @@
+//! The catalog: a SQLite database of objects, their latest orbit, the tracks and observations behind it, the
+//! streaks still waiting to be linked, and the history of every change.
+//!
+//! The track stage writes through [`Catalog`]:
+//! 1. [`Catalog::record_frame`] stores a frame's streaks once (a replayed frame adds nothing);
+//! 2. [`Catalog::pending_streaks`] gives the streaks not yet in a track, which the stage links into tracklets;
+//! 3. [`Catalog::add_track`] stores a tracklet with its fitted orbit, as a new candidate object or onto a known one,
+//!    in one transaction, and records the change in the history.
+//!
+//! ```
+//! use kessler_catalog::Catalog;
+//! let catalog = Catalog::open_in_memory().unwrap();
+//! assert!(catalog.list_objects().unwrap().is_empty());
+//! ```
+
+pub mod track;
+
+use std::path::Path;
+
+use kessler_od::{Epoch, Observation, OrbitSolution, StateGcrf, StreakMeasurement, Tracklet};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong with the catalog database.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("catalog database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("catalog row {table}/{id}: stored JSON is unreadable: {source}")]
+    Json {
+        table: &'static str,
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error("no object {0} in the catalog")]
+    NoObject(String),
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS frames (
+    frame_id TEXT PRIMARY KEY,
+    sensor_id TEXT NOT NULL,
+    streaks INTEGER NOT NULL,
+    detections TEXT NOT NULL,
+    recorded_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+CREATE TABLE IF NOT EXISTS streaks (
+    id TEXT PRIMARY KEY,
+    frame_id TEXT NOT NULL REFERENCES frames(frame_id),
+    sensor_id TEXT NOT NULL,
+    start_tai_s REAL NOT NULL,
+    measurement TEXT NOT NULL,
+    track_id TEXT REFERENCES tracks(id)
+);
+CREATE INDEX IF NOT EXISTS streaks_pending ON streaks(sensor_id, track_id);
+CREATE TABLE IF NOT EXISTS objects (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+CREATE TABLE IF NOT EXISTS orbits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    object_id TEXT NOT NULL REFERENCES objects(id),
+    solution TEXT NOT NULL,
+    created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+CREATE TABLE IF NOT EXISTS tracks (
+    id TEXT PRIMARY KEY,
+    object_id TEXT NOT NULL REFERENCES objects(id),
+    sensor_id TEXT NOT NULL,
+    first_utc TEXT NOT NULL,
+    last_utc TEXT NOT NULL,
+    observations INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS observations (
+    id TEXT PRIMARY KEY,
+    track_id TEXT NOT NULL REFERENCES tracks(id),
+    object_id TEXT NOT NULL REFERENCES objects(id),
+    epoch_tai_s REAL NOT NULL,
+    observation TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    object_id TEXT NOT NULL,
+    change TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+";
+
+/// An object's latest orbit and how much evidence is behind it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectSummary {
+    /// Catalog id (`K` and a sequence number).
+    pub id: String,
+    /// `candidate` until a maintainer reviews it.
+    pub status: String,
+    pub tracks: usize,
+    pub observations: usize,
+    /// First and last observation, UTC.
+    pub first_utc: String,
+    pub last_utc: String,
+    /// The latest fitted orbit (GCRF state at its epoch, covariance, fit report).
+    pub orbit: OrbitSolution,
+}
+
+/// One catalog change, as it goes to the `kessler.catalog` topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogChange {
+    pub schema_version: u32,
+    pub object_id: String,
+    /// `created` or `refined`.
+    pub change: String,
+    pub track_id: String,
+    pub orbit: OrbitSolution,
+}
+
+/// The catalog store.
+pub struct Catalog {
+    conn: Connection,
+}
+
+fn tai_s(t: Epoch) -> f64 {
+    t.to_tai_seconds()
+}
+
+impl Catalog {
+    /// Open (creating if needed) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
+        let conn = Connection::open(path).map_err(|source| CatalogError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::init(conn)
+    }
+
+    /// A catalog that lives in memory only (tests, examples).
+    pub fn open_in_memory() -> Result<Catalog, CatalogError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Catalog, CatalogError> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Catalog { conn })
+    }
+
+    /// Store a frame's streak measurements, with the detections message as received (`detections_json`, kept for
+    /// review and scoring). Returns false, changing nothing, when the frame was recorded before.
+    pub fn record_frame(
+        &mut self,
+        frame_id: &str,
+        sensor_id: &str,
+        streaks: &[StreakMeasurement],
+        detections_json: &str,
+    ) -> Result<bool, CatalogError> {
+        let tx = self.conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO frames (frame_id, sensor_id, streaks, detections) VALUES (?1, ?2, ?3, ?4)",
+            params![frame_id, sensor_id, streaks.len() as i64, detections_json],
+        )?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for s in streaks {
+            let json = serde_json::to_string(s).expect("a streak measurement always serialises");
+            tx.execute(
+                "INSERT OR IGNORE INTO streaks (id, frame_id, sensor_id, start_tai_s, measurement) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.id, frame_id, sensor_id, tai_s(s.start), json],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Every recorded frame's id and detections message as received, by frame id.
+    pub fn frame_detections(&self) -> Result<Vec<(String, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT frame_id, detections FROM frames ORDER BY frame_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sensors that have streaks not yet in a track.
+    pub fn sensors_with_pending(&self) -> Result<Vec<String>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT sensor_id FROM streaks WHERE track_id IS NULL ORDER BY sensor_id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The streaks of `sensor_id` not yet in a track, in time order.
+    pub fn pending_streaks(&self, sensor_id: &str) -> Result<Vec<StreakMeasurement>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, measurement FROM streaks WHERE sensor_id = ?1 AND track_id IS NULL ORDER BY start_tai_s, id",
+        )?;
+        let rows = stmt.query_map([sensor_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, json) = row?;
+            serde_json::from_str(&json).map_err(|source| CatalogError::Json {
+                table: "streaks",
+                id,
+                source,
+            })
+        })
+        .collect()
+    }
+
+    /// Every object with its latest orbit state, for correlation.
+    pub fn object_states(&self) -> Result<Vec<(String, StateGcrf)>, CatalogError> {
+        Ok(self
+            .list_objects()?
+            .into_iter()
+            .map(|o| (o.id, o.orbit.state))
+            .collect())
+    }
+
+    /// Every observation of an object, in time order.
+    pub fn object_observations(&self, object_id: &str) -> Result<Vec<Observation>, CatalogError> {
+        let mut stmt =
+            self.conn.prepare("SELECT id, observation FROM observations WHERE object_id = ?1 ORDER BY epoch_tai_s, id")?;
+        let rows = stmt.query_map([object_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, json) = row?;
+            serde_json::from_str(&json).map_err(|source| CatalogError::Json {
+                table: "observations",
+                id,
+                source,
+            })
+        })
+        .collect()
+    }
+
+    /// Store a tracklet with the orbit fitted to it: onto `object_id`, or as a new candidate object when `None`.
+    /// One transaction: the object, the track, its observations, the streaks marked as used, the orbit and the
+    /// history row. Returns the change (for the catalog topic).
+    pub fn add_track(
+        &mut self,
+        object_id: Option<&str>,
+        tracklet: &Tracklet,
+        solution: &OrbitSolution,
+    ) -> Result<CatalogChange, CatalogError> {
+        let tx = self.conn.transaction()?;
+        let (object_id, change) = match object_id {
+            Some(id) => {
+                let known: Option<String> = tx
+                    .query_row("SELECT id FROM objects WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?;
+                (
+                    known.ok_or_else(|| CatalogError::NoObject(id.to_string()))?,
+                    "refined",
+                )
+            }
+            None => {
+                let n: i64 = tx.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0))?;
+                let id = format!("K{:05}", n + 1);
+                tx.execute(
+                    "INSERT INTO objects (id, status) VALUES (?1, 'candidate')",
+                    [&id],
+                )?;
+                (id, "created")
+            }
+        };
+        let track_id = tracklet.streak_ids.first().cloned().unwrap_or_default();
+        let (first, last) = match (tracklet.observations.first(), tracklet.observations.last()) {
+            (Some(f), Some(l)) => (f.epoch.to_string(), l.epoch.to_string()),
+            _ => (String::new(), String::new()),
+        };
+        let sensor = tracklet
+            .observations
+            .first()
+            .map(|o| o.sensor_id.clone())
+            .unwrap_or_default();
+        tx.execute(
+            "INSERT OR REPLACE INTO tracks (id, object_id, sensor_id, first_utc, last_utc, observations) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![track_id, object_id, sensor, first, last, tracklet.observations.len() as i64],
+        )?;
+        for o in &tracklet.observations {
+            let json = serde_json::to_string(o).expect("an observation always serialises");
+            tx.execute(
+                "INSERT OR IGNORE INTO observations (id, track_id, object_id, epoch_tai_s, observation) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![o.id, track_id, object_id, tai_s(o.epoch), json],
+            )?;
+        }
+        for s in &tracklet.streak_ids {
+            tx.execute(
+                "UPDATE streaks SET track_id = ?1 WHERE id = ?2",
+                params![track_id, s],
+            )?;
+        }
+        let orbit = serde_json::to_string(solution).expect("an orbit solution always serialises");
+        tx.execute(
+            "INSERT INTO orbits (object_id, solution) VALUES (?1, ?2)",
+            params![object_id, orbit],
+        )?;
+        let detail = serde_json::json!({ "track_id": track_id, "observations": tracklet.observations.len(), "rms_arcsec": solution.rms_arcsec });
+        tx.execute(
+            "INSERT INTO history (object_id, change, detail) VALUES (?1, ?2, ?3)",
+            params![object_id, change, detail.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(CatalogChange {
+            schema_version: 1,
+            object_id,
+            change: change.to_string(),
+            track_id,
+            orbit: solution.clone(),
+        })
+    }
+
+    /// Every object with its latest orbit, by id.
+    pub fn list_objects(&self) -> Result<Vec<ObjectSummary>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.id, o.status,
+                    (SELECT COUNT(*) FROM tracks t WHERE t.object_id = o.id),
+                    (SELECT COUNT(*) FROM observations b WHERE b.object_id = o.id),
+                    (SELECT MIN(first_utc) FROM tracks t WHERE t.object_id = o.id),
+                    (SELECT MAX(last_utc) FROM tracks t WHERE t.object_id = o.id),
+                    (SELECT solution FROM orbits r WHERE r.object_id = o.id ORDER BY seq DESC LIMIT 1)
+             FROM objects o ORDER BY o.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, status, tracks, observations, first, last, orbit) = row?;
+            let orbit = serde_json::from_str(&orbit).map_err(|source| CatalogError::Json {
+                table: "orbits",
+                id: id.clone(),
+                source,
+            })?;
+            Ok(ObjectSummary {
+                id,
+                status,
+                tracks: tracks as usize,
+                observations: observations as usize,
+                first_utc: first.unwrap_or_default(),
+                last_utc: last.unwrap_or_default(),
+                orbit,
+            })
+        })
+        .collect()
+    }
+
+    /// The history of changes, oldest first: (time UTC, object id, change, detail JSON).
+    pub fn history(&self) -> Result<Vec<(String, String, String, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at_utc, object_id, change, detail FROM history ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kessler_od::{RaDec, Site};
+
+    fn streak(frame: &str, k: usize, start: Epoch) -> StreakMeasurement {
+        StreakMeasurement {
+            id: format!("{frame}/s{k}"),
+            frame_id: frame.into(),
+            sensor_id: "ogs".into(),
+            site: Site {
+                lat_deg: 28.3,
+                lon_deg: -16.5,
+                alt_km: 2.4,
+            },
+            start,
+            end: start + kessler_od::Duration::from_seconds(2.0),
+            a: RaDec {
+                ra_rad: 1.0,
+                dec_rad: 0.2,
+            },
+            b: RaDec {
+                ra_rad: 1.01,
+                dec_rad: 0.21,
+            },
+            sigma_rad: 1e-4,
+        }
+    }
+
+    fn solution(epoch: Epoch) -> OrbitSolution {
+        OrbitSolution {
+            state: StateGcrf {
+                epoch,
+                r_km: [7000.0, 0.0, 0.0],
+                v_km_s: [0.0, 7.5, 0.0],
+            },
+            covariance: [[0.0; 6]; 6],
+            rms_arcsec: 3.0,
+            iterations: 4,
+            observations_used: 2,
+            observations_rejected: 0,
+        }
+    }
+
+    fn tracklet(s: &StreakMeasurement) -> Tracklet {
+        let obs = |id: &str, epoch, radec| Observation {
+            id: format!("{}/{id}", s.id),
+            sensor_id: s.sensor_id.clone(),
+            site: s.site,
+            epoch,
+            radec,
+            sigma_rad: s.sigma_rad,
+        };
+        Tracklet {
+            streak_ids: vec![s.id.clone()],
+            observations: vec![obs("start", s.start, s.a), obs("end", s.end, s.b)],
+        }
+    }
+
+    #[test]
+    fn frames_are_recorded_once_and_tracks_consume_pending_streaks() {
+        let t0 = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0);
+        let mut catalog = Catalog::open_in_memory().unwrap();
+        let s = streak("f1", 0, t0);
+        assert!(
+            catalog
+                .record_frame("f1", "ogs", std::slice::from_ref(&s), "{}")
+                .unwrap()
+        );
+        assert!(
+            !catalog
+                .record_frame("f1", "ogs", std::slice::from_ref(&s), "{}")
+                .unwrap(),
+            "a replay adds nothing"
+        );
+        assert_eq!(catalog.pending_streaks("ogs").unwrap(), vec![s.clone()]);
+        assert_eq!(
+            catalog.sensors_with_pending().unwrap(),
+            vec!["ogs".to_string()]
+        );
+
+        let created = catalog
+            .add_track(None, &tracklet(&s), &solution(t0))
+            .unwrap();
+        assert_eq!(
+            (created.object_id.as_str(), created.change.as_str()),
+            ("K00001", "created")
+        );
+        assert!(catalog.pending_streaks("ogs").unwrap().is_empty());
+
+        let s2 = streak("f2", 0, t0 + kessler_od::Duration::from_seconds(600.0));
+        catalog
+            .record_frame("f2", "ogs", std::slice::from_ref(&s2), "{}")
+            .unwrap();
+        let refined = catalog
+            .add_track(Some("K00001"), &tracklet(&s2), &solution(s2.start))
+            .unwrap();
+        assert_eq!(refined.change, "refined");
+        let objects = catalog.list_objects().unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!((objects[0].tracks, objects[0].observations), (2, 4));
+        assert_eq!(
+            objects[0].orbit.state.epoch, s2.start,
+            "the latest orbit is listed"
+        );
+        assert_eq!(catalog.object_observations("K00001").unwrap().len(), 4);
+        let history: Vec<String> = catalog
+            .history()
+            .unwrap()
+            .into_iter()
+            .map(|h| h.2)
+            .collect();
+        assert_eq!(history, vec!["created", "refined"]);
+        assert!(matches!(
+            catalog.add_track(Some("K99999"), &tracklet(&s2), &solution(t0)),
+            Err(CatalogError::NoObject(_))
+        ));
+    }
+}

@@ -1,0 +1,141 @@
+//! The track stage's logic over the catalog: streaks in, tracks and orbits out.
+//!
+//! [`Tracker::process`] links each sensor's pending streaks into tracklets ([`link_tracklets`]). A tracklet is
+//! processed once it is closed (nothing can join it any more: the sensor's newest streak is more than the linking
+//! gap later) or when the caller flushes. A closed tracklet is correlated with the catalog's orbits
+//! ([`correlate`]); on a match, the object's orbit is refitted on all its observations from its previous state,
+//! otherwise an angles-only initial orbit ([`initial_orbit`]) seeds a fit of the tracklet alone and the result
+//! becomes a new candidate object. Fits whose residual RMS is implausible are not stored: their streaks stay
+//! pending.
+
+use kessler_od::{
+    FitConfig, LinkConfig, OrbitSolution, StateGcrf, Tracklet, correlate, fit_orbit, initial_orbit,
+    link_tracklets,
+};
+
+use crate::{Catalog, CatalogChange, CatalogError};
+
+/// Settings of the track stage.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackConfig {
+    pub link: LinkConfig,
+    pub fit: FitConfig,
+    /// Correlation gate: RMS angular distance between a tracklet and an orbit's prediction, rad.
+    pub correlation_gate_rad: f64,
+    /// Largest post-fit RMS accepted into the catalog, arcsec.
+    pub max_rms_arcsec: f64,
+    /// Fewest observations for a new object (a tracklet of one streak gives two: not enough for an orbit).
+    pub min_new_observations: usize,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            link: LinkConfig::default(),
+            fit: FitConfig::default(),
+            correlation_gate_rad: kessler_od::association::DEFAULT_CORRELATION_GATE_RAD,
+            max_rms_arcsec: 60.0,
+            min_new_observations: 4,
+        }
+    }
+}
+
+/// What happened to one tracklet.
+#[derive(Debug)]
+pub enum Outcome {
+    Stored(CatalogChange),
+    /// Not stored: why (the streaks stay pending).
+    Skipped {
+        streak_ids: Vec<String>,
+        reason: String,
+    },
+}
+
+/// The track stage over a catalog.
+pub struct Tracker {
+    pub catalog: Catalog,
+    pub config: TrackConfig,
+}
+
+impl Tracker {
+    pub fn new(catalog: Catalog, config: TrackConfig) -> Tracker {
+        Tracker { catalog, config }
+    }
+
+    /// Link, correlate and fit the pending streaks of every sensor; `flush` also processes tracklets that could
+    /// still grow (end of a night, or an idle stream).
+    pub fn process(&mut self, flush: bool) -> Result<Vec<Outcome>, CatalogError> {
+        let mut outcomes = vec![];
+        for sensor in self.catalog.sensors_with_pending()? {
+            let streaks = self.catalog.pending_streaks(&sensor)?;
+            let Some(newest) = streaks.iter().map(|s| s.start).max() else {
+                continue;
+            };
+            let mut tracklets = link_tracklets(&streaks, &self.config.link);
+            tracklets.sort_by_key(|t| t.observations.first().map(|o| o.epoch));
+            for tracklet in tracklets {
+                let last = tracklet
+                    .observations
+                    .last()
+                    .map(|o| o.epoch)
+                    .unwrap_or(newest);
+                let closed = (newest - last).to_seconds() > self.config.link.max_gap_s;
+                if flush || closed {
+                    outcomes.push(self.store(&tracklet)?);
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn store(&mut self, tracklet: &Tracklet) -> Result<Outcome, CatalogError> {
+        let skipped = |reason: String| Outcome::Skipped {
+            streak_ids: tracklet.streak_ids.clone(),
+            reason,
+        };
+        let candidates = self.catalog.object_states()?;
+        let (object, fitted) = match correlate(
+            tracklet,
+            &candidates,
+            self.config.correlation_gate_rad,
+        ) {
+            Some((id, _distance)) => {
+                let previous: StateGcrf = candidates
+                    .iter()
+                    .find(|(c, _)| *c == id)
+                    .map(|(_, s)| *s)
+                    .expect("a candidate");
+                let mut all = self.catalog.object_observations(&id)?;
+                all.extend(tracklet.observations.iter().cloned());
+                (Some(id), fit_orbit(&all, &previous, &self.config.fit))
+            }
+            None => {
+                if tracklet.observations.len() < self.config.min_new_observations {
+                    return Ok(skipped(format!(
+                        "{} observations correlate with no known object and are too few for a new orbit",
+                        tracklet.observations.len()
+                    )));
+                }
+                let fit = initial_orbit(&tracklet.observations).and_then(|initial| {
+                    fit_orbit(&tracklet.observations, &initial, &self.config.fit)
+                });
+                (None, fit)
+            }
+        };
+        let solution: OrbitSolution = match fitted {
+            Ok(s) => s,
+            Err(e) => return Ok(skipped(format!("orbit determination failed: {e}"))),
+        };
+        if !(solution.rms_arcsec <= self.config.max_rms_arcsec) {
+            return Ok(skipped(format!(
+                "post-fit RMS {:.1} arcsec exceeds {:.1}",
+                solution.rms_arcsec, self.config.max_rms_arcsec
+            )));
+        }
+        Ok(Outcome::Stored(self.catalog.add_track(
+            object.as_deref(),
+            tracklet,
+            &solution,
+        )?))
+    }
+}

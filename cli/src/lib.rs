@@ -1,0 +1,11 @@
+//! The glue of the `kessler` command: the pipeline stages written once over [`Source`]/[`Sink`] (Kafka or
+//! in-process queues), the demo that runs them all in one process, and its scoring against the truth.
+//!
+//! - [`stages`]: publish frames, the detect stage (frames -> detections), the track stage (detections -> catalog).
+//! - [`demo`]: a simulated night through every stage, scored against the truth ([`demo::DemoReport`]).
+//!
+//! [`Source`]: kessler_ingest::Source
+//! [`Sink`]: kessler_ingest::Sink
+
+pub mod demo;
+pub mod stages;

@@ -1,0 +1,375 @@
+//! The `kessler` command. See the README for what each subcommand does.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kessler::demo::{self, DemoOptions};
+use kessler::stages::{self, Topics};
+use kessler_catalog::Catalog;
+use kessler_catalog::track::{TrackConfig, Tracker};
+use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
+use kessler_ingest::kafka::{KafkaSink, KafkaSource, ensure_topics};
+use kessler_ingest::{Frame, fits};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "kessler",
+    version,
+    about = "Space-debris tracking: frames in, streaks found on the GPU, orbits out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a night, detect, track and catalog in one process (no broker), and score it against the truth.
+    Demo {
+        /// Print the summary as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+        /// Use the CPU detector even when a GPU adapter is present.
+        #[arg(long)]
+        cpu: bool,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Catalog file to write (replaced).
+        #[arg(long, default_value = "kessler-demo.db")]
+        db: PathBuf,
+        /// At most this many frames of the night.
+        #[arg(long)]
+        frames: Option<usize>,
+    },
+    /// Write a simulated night as a dataset: FITS frames, truth.csv, objects.tle, scenario.json.
+    Simulate {
+        #[arg(long)]
+        out: PathBuf,
+        /// At most this many frames of the night.
+        #[arg(long)]
+        frames: Option<usize>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Publish frame files (FITS), or every FITS file in the given folders, to the frames topic.
+    Publish {
+        #[arg(long)]
+        brokers: String,
+        /// Sensor id for files without a KSENSOR keyword.
+        #[arg(long, default_value = "unknown")]
+        sensor: String,
+        /// Prefix of the topic names (several pipelines on one broker).
+        #[arg(long, default_value = "")]
+        namespace: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run pipeline stages as Kafka consumers and producers (at least once).
+    Run {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long, value_enum)]
+        stage: Stage,
+        /// Catalog file of the track stage.
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        #[arg(long, default_value = "")]
+        namespace: String,
+        /// Use the CPU detector even when a GPU adapter is present.
+        #[arg(long)]
+        cpu: bool,
+        /// Stop after this many seconds without a message (default: run until interrupted).
+        #[arg(long)]
+        exit_when_idle: Option<f64>,
+    },
+    /// Look at the catalog.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// List objects with their latest orbit.
+    List {
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        /// One JSON array of objects.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Stage {
+    Detect,
+    Track,
+    All,
+}
+
+fn detector(cpu: bool) -> Detector {
+    let backend = if cpu {
+        Backend::Cpu
+    } else {
+        match GpuContext::new() {
+            Ok(gpu) => Backend::Gpu(gpu),
+            Err(e) => {
+                eprintln!("no GPU adapter ({e}); using the CPU detector");
+                Backend::Cpu
+            }
+        }
+    };
+    let detector = Detector::new(backend, DetectorConfig::default());
+    eprintln!("detector: {}", detector.backend_description());
+    detector
+}
+
+fn shutdown_on_ctrl_c() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: finishing the message in hand");
+            let _ = tx.send(true);
+        }
+        // Keep the sender alive so receivers do not see a closed channel as a signal.
+        std::future::pending::<()>().await;
+    });
+    rx
+}
+
+fn fits_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = vec![];
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading folder {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension().is_some_and(|x| {
+                        ["fits", "fit", "fts"]
+                            .contains(&x.to_string_lossy().to_lowercase().as_str())
+                    })
+                })
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+async fn publish(brokers: &str, sensor: &str, namespace: &str, paths: &[PathBuf]) -> Result<()> {
+    let topics = Topics::namespaced(namespace);
+    ensure_topics(brokers, &topics.all(), 1).await?;
+    let sink = KafkaSink::new(brokers)?;
+    let (mut sent, mut failed) = (0, 0);
+    for file in fits_files(paths)? {
+        let frame: Frame = match fits::read_fits(&file, sensor) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        sent += stages::publish_frames(&sink, &topics, [frame]).await?;
+    }
+    eprintln!(
+        "published {sent} frames to {}; {failed} files skipped",
+        topics.frames
+    );
+    if sent == 0 && failed > 0 {
+        bail!("no frame could be published");
+    }
+    Ok(())
+}
+
+async fn run(
+    brokers: &str,
+    stage: Stage,
+    db: &Path,
+    namespace: &str,
+    cpu: bool,
+    idle: Option<f64>,
+) -> Result<()> {
+    let topics = Topics::namespaced(namespace);
+    ensure_topics(brokers, &topics.all(), 1).await?;
+    let idle = idle.map(Duration::from_secs_f64);
+    let shutdown = shutdown_on_ctrl_c();
+    let group = |name: &str| {
+        if namespace.is_empty() {
+            format!("kessler-{name}")
+        } else {
+            format!("{namespace}.kessler-{name}")
+        }
+    };
+    let detect = (stage != Stage::Track).then(|| {
+        let source = KafkaSource::new(brokers, &group("detect"), &topics.frames, idle);
+        let detector = Arc::new(detector(cpu));
+        (source, detector)
+    });
+    let detect = match detect {
+        Some((source, detector)) => Some(tokio::spawn(stages::detect_stage(
+            source?,
+            KafkaSink::new(brokers)?,
+            topics.clone(),
+            detector,
+            shutdown.clone(),
+        ))),
+        None => None,
+    };
+    let track = if stage != Stage::Detect {
+        let source = KafkaSource::new(brokers, &group("track"), &topics.detections, idle)?;
+        let tracker = Tracker::new(Catalog::open(db)?, TrackConfig::default());
+        Some(tokio::spawn(stages::track_stage(
+            source,
+            KafkaSink::new(brokers)?,
+            topics.clone(),
+            tracker,
+            shutdown,
+        )))
+    } else {
+        None
+    };
+    if let Some(detect) = detect {
+        let stats = detect.await??;
+        eprintln!("detect stage: {}", serde_json::to_string(&stats)?);
+    }
+    if let Some(track) = track {
+        let (stats, _) = track.await??;
+        eprintln!("track stage: {}", serde_json::to_string(&stats)?);
+    }
+    Ok(())
+}
+
+fn list_catalog(db: &Path, json: bool) -> Result<()> {
+    if !db.exists() {
+        bail!(
+            "no catalog at {} (run the track stage or the demo first)",
+            db.display()
+        );
+    }
+    let objects = Catalog::open(db)?.list_objects()?;
+    if json {
+        println!("{}", serde_json::to_string(&objects)?);
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<10} {:>6} {:>5} {:<32} {:>12} {:>9}",
+        "object", "status", "tracks", "obs", "orbit epoch (UTC)", "|r| km", "rms \""
+    );
+    for o in objects {
+        let r = o.orbit.state.r_km.iter().map(|x| x * x).sum::<f64>().sqrt();
+        println!(
+            "{:<8} {:<10} {:>6} {:>5} {:<32} {:>12.1} {:>9.2}",
+            o.id,
+            o.status,
+            o.tracks,
+            o.observations,
+            o.orbit.state.epoch.to_string(),
+            r,
+            o.orbit.rms_arcsec
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KESSLER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo {
+            json,
+            cpu,
+            seed,
+            db,
+            frames,
+        } => {
+            let started = std::time::Instant::now();
+            let report = demo::run(
+                detector(cpu),
+                &DemoOptions {
+                    seed,
+                    db: db.clone(),
+                    frames,
+                },
+            )
+            .await?;
+            println!("frames: {}, adapter: {}", report.frames, report.adapter);
+            println!(
+                "streaks: {} found of {} true, {} false positives",
+                report.streaks_found, report.streaks_truth, report.false_positives
+            );
+            println!(
+                "objects: {} of {} cataloged within {} km ({} in the catalog)",
+                report.objects_cataloged,
+                report.objects_truth,
+                demo::POSITION_BOUND_KM,
+                report.catalog_objects
+            );
+            for o in &report.objects {
+                println!(
+                    "  {} = NORAD {}: {:.3} km from truth at {}, {} observations, rms {:.2}\"",
+                    o.object_id,
+                    o.truth_norad,
+                    o.position_error_km,
+                    o.epoch_utc,
+                    o.observations,
+                    o.rms_arcsec
+                );
+            }
+            println!(
+                "catalog: {} ({:.1} s)",
+                db.display(),
+                started.elapsed().as_secs_f64()
+            );
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            }
+            Ok(())
+        }
+        Command::Simulate { out, frames, seed } => {
+            let scenario = kessler_sim::Scenario::default();
+            let night = kessler_sim::simulate(&scenario, frames, seed)?;
+            kessler_sim::write_dataset(&out, &scenario, &night)?;
+            println!(
+                "{} frames, {} streaks of {} objects written to {}",
+                night.frames.len(),
+                night.truth.len(),
+                night.objects.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Publish {
+            brokers,
+            sensor,
+            namespace,
+            paths,
+        } => publish(&brokers, &sensor, &namespace, &paths).await,
+        Command::Run {
+            brokers,
+            stage,
+            db,
+            namespace,
+            cpu,
+            exit_when_idle,
+        } => run(&brokers, stage, &db, &namespace, cpu, exit_when_idle).await,
+        Command::Catalog {
+            command: CatalogCommand::List { db, json },
+        } => list_catalog(&db, json),
+    }
+}

@@ -1,0 +1,345 @@
+//! Streak detection in survey frames, on the GPU through wgpu or on the CPU.
+//!
+//! A frame (row-major `f32` pixels in ADU) goes through five stages, each a WGSL compute
+//! shader in `shaders/` with a CPU reference in [`cpu`] that computes the same function:
+//!
+//! 1. **background** ([`cpu::background`], `background.wgsl`): a robust background level and
+//!    noise per tile ([`BackgroundGrid`]), by sigma clipping from the median and the
+//!    interquartile range;
+//! 2. **normalize** ([`cpu::normalize`], `normalize.wgsl`): `z = (p - bg) / sigma`, with `bg`
+//!    and `sigma` interpolated between tile centres, clipped to `[-clip_lo, clip_hi]` so that
+//!    stars and hot pixels cannot fake a line (the thresholding stage);
+//! 3. **matched filter** ([`cpu::matched_filter`], `matched.wgsl`): `z` correlated with the
+//!    PSF, so that line sums become the matched filter of a streak;
+//! 4. **radon** ([`cpu::radon`], `radon.wgsl`): a line transform of the filtered image, as an
+//!    S/N per (angle, offset) bin ([`SnrMap`] over a [`LineGeometry`]);
+//! 5. **peaks** ([`cpu::peaks`], `peaks.wgsl`): threshold and non-maximum suppression on the
+//!    S/N map ([`Peak`]).
+//!
+//! Then, on the CPU for both paths, peaks of one streak are merged, stars are masked (round,
+//! isolated local maxima), and each candidate is refined on the normalized image: its extent
+//! (endpoints), its line by least squares on centroids across the line, its flux, width and
+//! S/N ([`Streak`]). Candidates whose signal is not spread along the segment (chains of stars)
+//! are rejected; each accepted streak is masked before weaker candidates are refined.
+//!
+//! [`GpuContext`] holds the wgpu device and the five pipelines; build it once and reuse it
+//! for every frame. [`Detector`] runs the whole chain on a [`Backend`]: the GPU, or the CPU
+//! references (the fallback when the machine has no adapter).
+//!
+//! ```
+//! use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
+//!
+//! let backend = match GpuContext::new() {
+//!     Ok(gpu) => Backend::Gpu(gpu),
+//!     Err(_) => Backend::Cpu,
+//! };
+//! let detector = Detector::new(backend, DetectorConfig::default());
+//!
+//! // 1000 ADU, pseudo-random noise (sigma 10 ADU), a streak along row 64 from x = 20 to 107.
+//! let (width, height) = (128u32, 128u32);
+//! let pixels: Vec<f32> = (0..width * height)
+//!     .map(|i| {
+//!         let noise = (u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 35;
+//!         let (x, y) = ((i % width) as f32, (i / width) as f32);
+//!         let on_streak = (20.0..108.0).contains(&x);
+//!         let streak = if on_streak { 60.0 * (-(y - 64.0).powi(2) / 2.88).exp() } else { 0.0 };
+//!         1000.0 + noise as f32 + streak
+//!     })
+//!     .collect();
+//! let streaks = detector.detect(&pixels, width, height)?;
+//! assert_eq!(streaks.len(), 1);
+//! let s = streaks[0];
+//! assert!((s.y1 - 64.0).abs() < 0.5 && (s.y2 - 64.0).abs() < 0.5);
+//! assert!((s.x1.min(s.x2) - 20.0).abs() < 2.0 && (s.x1.max(s.x2) - 107.0).abs() < 2.0);
+//! # Ok::<(), kessler_detector::DetectError>(())
+//! ```
+
+pub mod cpu;
+pub mod eval;
+mod gpu;
+pub mod measure;
+pub mod message;
+mod refine;
+
+use serde::{Deserialize, Serialize};
+
+pub use cpu::{BackgroundGrid, LineGeometry, Peak, SnrMap};
+pub use gpu::GpuContext;
+
+/// Largest frame side the detector accepts, px (the line transform's 16.16 fixed-point
+/// coordinates stay within `i32` up to this size).
+pub const MAX_SIDE_PX: u32 = 8192;
+
+/// Largest PSF sigma, px (the matched-filter kernel spans +-3 sigma).
+pub const MAX_PSF_SIGMA_PX: f32 = 3.0;
+
+/// Smallest frame side the detector accepts, px.
+pub const MIN_SIDE_PX: u32 = 8;
+
+/// Settings of the detector. `Default` suits frames with a PSF sigma near 1.2 px.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorConfig {
+    /// Side of the background tiles, px; `tile * tile` must be at most 1024 (workgroup memory).
+    pub tile: u32,
+    /// Sigma-clipping rounds of the background estimate.
+    pub clip_iterations: u32,
+    /// Sigma-clipping half-width of the background estimate, in sigma.
+    pub clip_sigma: f32,
+    /// Lower clip of the normalized image, in sigma (a positive number: z >= -clip_lo).
+    pub clip_lo: f32,
+    /// Upper clip of the normalized image, in sigma: bounds what one star adds to a line.
+    pub clip_hi: f32,
+    /// Angles of the line transform over [0, pi).
+    pub n_theta: u32,
+    /// Detection threshold, S/N, applied to the line transform and to the refined streak.
+    pub snr_threshold: f32,
+    /// Shortest streak reported, px; also the shortest in-image line of the transform.
+    pub min_length_px: f32,
+    /// Gaussian sigma of the point-spread function, px.
+    pub psf_sigma_px: f32,
+    /// Half-width of the non-maximum suppression neighbourhood, in bins (angle and offset).
+    pub nms_radius: u32,
+    /// Most peaks kept from one frame's line transform.
+    pub max_peaks: u32,
+    /// Peaks closer than this in angle are merged (with `merge_offset_px`), deg.
+    pub merge_angle_deg: f32,
+    /// Peaks closer than this in offset are merged (with `merge_angle_deg`), px.
+    pub merge_offset_px: f32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            tile: 32,
+            clip_iterations: 3,
+            clip_sigma: 3.0,
+            clip_lo: 5.0,
+            clip_hi: 5.0,
+            n_theta: 360,
+            snr_threshold: 7.5,
+            min_length_px: 32.0,
+            psf_sigma_px: 1.2,
+            nms_radius: 4,
+            max_peaks: 4096,
+            merge_angle_deg: 3.0,
+            merge_offset_px: 5.0,
+        }
+    }
+}
+
+impl DetectorConfig {
+    /// Checks the settings; the message names the field at fault.
+    pub fn validate(&self) -> Result<(), DetectError> {
+        let bad = |what: &str| Err(DetectError::BadConfig(what.to_string()));
+        if self.tile == 0 || self.tile * self.tile > 1024 {
+            return bad("tile must be in 1..=32 px");
+        }
+        if !positive(self.clip_sigma) {
+            return bad("clip_sigma must be > 0");
+        }
+        if !(positive(self.clip_lo) && positive(self.clip_hi)) {
+            return bad("clip_lo and clip_hi must be > 0");
+        }
+        if self.n_theta < 2 * self.nms_radius + 1 || self.n_theta > 65_535 {
+            return bad("n_theta must be in (2 nms_radius + 1)..=65535");
+        }
+        if !positive(self.snr_threshold) {
+            return bad("snr_threshold must be > 0");
+        }
+        if !(1.0..=f32::from(u16::MAX)).contains(&self.min_length_px) {
+            return bad("min_length_px must be in 1..=65535 px");
+        }
+        if !(positive(self.psf_sigma_px) && self.psf_sigma_px <= MAX_PSF_SIGMA_PX) {
+            return bad("psf_sigma_px must be in (0, 3] px");
+        }
+        if self.max_peaks == 0 {
+            return bad("max_peaks must be > 0");
+        }
+        if !(self.merge_angle_deg.is_finite()
+            && self.merge_offset_px.is_finite()
+            && self.merge_angle_deg >= 0.0
+            && self.merge_offset_px >= 0.0)
+        {
+            return bad("merge_angle_deg and merge_offset_px must be >= 0");
+        }
+        Ok(())
+    }
+}
+
+/// Whether `x` is a number above 0 (not NaN).
+fn positive(x: f32) -> bool {
+    x > 0.0
+}
+
+/// A detected streak. Pixel coordinates are 0-based, x = column, y = row, at pixel centres.
+/// `(x1, y1)`-`(x2, y2)` are the endpoints, in no particular order (one frame cannot tell the
+/// direction of motion).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Streak {
+    /// First endpoint, column, px.
+    pub x1: f64,
+    /// First endpoint, row, px.
+    pub y1: f64,
+    /// Second endpoint, column, px.
+    pub x2: f64,
+    /// Second endpoint, row, px.
+    pub y2: f64,
+    /// Integrated S/N along the streak, as a PSF-matched filter measures it (unclipped data).
+    pub snr: f64,
+    /// Background-subtracted flux in a band of +-3 PSF sigma around the segment, ADU.
+    pub flux: f64,
+    /// Full width at half maximum across the streak, px.
+    pub width_px: f64,
+}
+
+impl Streak {
+    /// Length between the endpoints, px.
+    pub fn length_px(&self) -> f64 {
+        (self.x2 - self.x1).hypot(self.y2 - self.y1)
+    }
+
+    /// Position angle of the line, rad in [0, pi), from the +x axis towards +y.
+    pub fn angle_rad(&self) -> f64 {
+        (self.y2 - self.y1)
+            .atan2(self.x2 - self.x1)
+            .rem_euclid(std::f64::consts::PI)
+    }
+}
+
+/// Why a frame could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// No wgpu adapter (no GPU and no software Vulkan such as Mesa's lavapipe).
+    #[error("no wgpu adapter: install mesa-vulkan-drivers (lavapipe) or a GPU driver ({0})")]
+    NoAdapter(String),
+    /// The adapter refused to create a device.
+    #[error("wgpu device request failed: {0}")]
+    Device(String),
+    /// A GPU operation failed (buffer mapping, device lost, polling).
+    #[error("GPU operation failed: {0}")]
+    Gpu(String),
+    /// The frame is unusable; `what` names the problem.
+    #[error("bad input frame ({width} x {height} px): {what}")]
+    BadInput {
+        /// Frame width as given, px.
+        width: u32,
+        /// Frame height as given, px.
+        height: u32,
+        /// What is wrong: wrong pixel count, a NaN at some pixel, a size out of range.
+        what: String,
+    },
+    /// A [`DetectorConfig`] field is out of range.
+    #[error("bad detector configuration: {0}")]
+    BadConfig(String),
+}
+
+/// Checks a frame: side lengths in range, pixel count, every pixel finite.
+pub fn validate_frame(pixels: &[f32], width: u32, height: u32) -> Result<(), DetectError> {
+    let bad = |what: String| {
+        Err(DetectError::BadInput {
+            width,
+            height,
+            what,
+        })
+    };
+    if !(MIN_SIDE_PX..=MAX_SIDE_PX).contains(&width)
+        || !(MIN_SIDE_PX..=MAX_SIDE_PX).contains(&height)
+    {
+        return bad(format!("sides must be in {MIN_SIDE_PX}..={MAX_SIDE_PX} px"));
+    }
+    let expected = width as usize * height as usize;
+    if pixels.len() != expected {
+        return bad(format!(
+            "{} pixels given, width x height = {expected}",
+            pixels.len()
+        ));
+    }
+    if let Some(i) = pixels.iter().position(|p| !p.is_finite()) {
+        return bad(format!(
+            "pixel (x {}, y {}) is {} (not finite)",
+            i % width as usize,
+            i / width as usize,
+            pixels[i]
+        ));
+    }
+    Ok(())
+}
+
+/// Where the stages run.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per detector, built once: its size does not matter"
+)]
+pub enum Backend {
+    /// The wgpu compute shaders.
+    Gpu(GpuContext),
+    /// The CPU references (rayon).
+    Cpu,
+}
+
+/// The detection chain over one backend; reuse it for every frame.
+#[derive(Debug)]
+pub struct Detector {
+    backend: Backend,
+    config: DetectorConfig,
+}
+
+impl Detector {
+    /// A detector running on `backend` with `config` (checked by [`Detector::detect`]).
+    pub fn new(backend: Backend, config: DetectorConfig) -> Detector {
+        Detector { backend, config }
+    }
+
+    /// `"cpu"`, or the adapter's description (name and graphics backend).
+    pub fn backend_description(&self) -> String {
+        match &self.backend {
+            Backend::Gpu(gpu) => gpu.adapter_description(),
+            Backend::Cpu => "cpu".to_string(),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// Finds the streaks of one frame: `pixels` row-major, `width` x `height`, ADU.
+    /// Strongest first.
+    pub fn detect(
+        &self,
+        pixels: &[f32],
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<Streak>, DetectError> {
+        self.config.validate()?;
+        validate_frame(pixels, width, height)?;
+        let geometry = LineGeometry::new(width, height, self.config.n_theta);
+        let stages = match &self.backend {
+            Backend::Gpu(gpu) => gpu.stages(pixels, width, height, &self.config)?,
+            Backend::Cpu => {
+                let grid = cpu::background(pixels, width, height, &self.config);
+                let z = cpu::normalize(pixels, width, height, &grid, &self.config);
+                let zf = cpu::matched_filter(&z, width, height, &self.config);
+                let map = cpu::radon(&zf, &geometry, &self.config);
+                let peaks = cpu::peaks(&map, &geometry, &self.config);
+                Stages { grid, z, peaks }
+            }
+        };
+        Ok(refine::streaks(
+            pixels,
+            &stages.grid,
+            stages.z,
+            &stages.peaks,
+            &geometry,
+            &self.config,
+        ))
+    }
+}
+
+/// What the stages hand to the refinement.
+struct Stages {
+    grid: BackgroundGrid,
+    z: Vec<f32>,
+    peaks: Vec<Peak>,
+}

@@ -1,0 +1,62 @@
+//! The detections message: what the detect stage publishes on `kessler.detections` for each frame (JSON, key =
+//! sensor id). A frame with no streak still gets a message, so downstream knows it was looked at.
+
+use kessler_od::StreakMeasurement;
+use serde::{Deserialize, Serialize};
+
+use crate::Streak;
+
+/// Schema version of [`Detections`]; readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The streaks found in one frame and their sky measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detections {
+    pub schema_version: u32,
+    pub frame_id: String,
+    pub sensor_id: String,
+    /// Streaks in pixels (0-based, x = column).
+    pub streaks: Vec<Streak>,
+    /// One per streak when the frame has a WCS and a site; empty otherwise.
+    pub measurements: Vec<StreakMeasurement>,
+    /// The adapter (or "cpu") that ran the detector.
+    pub backend: String,
+}
+
+/// Why a detections message was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("detections message is not valid JSON (line {line}, column {column}): {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "detections message of frame {frame_id} has schema version {found}; this build reads {SCHEMA_VERSION}"
+    )]
+    Version { frame_id: String, found: u32 },
+}
+
+impl Detections {
+    /// The JSON form.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("detections always serialise")
+    }
+
+    /// Parse and check the schema version.
+    pub fn from_json(bytes: &[u8]) -> Result<Detections, MessageError> {
+        let d: Detections = serde_json::from_slice(bytes).map_err(|e| MessageError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        if d.schema_version != SCHEMA_VERSION {
+            return Err(MessageError::Version {
+                frame_id: d.frame_id,
+                found: d.schema_version,
+            });
+        }
+        Ok(d)
+    }
+}

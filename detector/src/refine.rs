@@ -1,0 +1,793 @@
+//! From line-transform peaks to measured streaks (CPU, shared by both backends).
+//!
+//! 1. Peaks of one streak are merged: a peak within `merge_angle_deg` and `merge_offset_px`
+//!    of a stronger one is dropped.
+//! 2. Stars are masked: a local maximum at least `STAR_PEAK_SIGMA` above the background that
+//!    is round (opposite probes balanced on every axis) and isolated (faded at 2 PSF sigma in
+//!    every direction, unlike a point on a streak or near its tip) is masked out to where it
+//!    fades into the noise. Masked samples carry no information, neither for nor against a
+//!    streak.
+//! 3. Candidates are screened in parallel on the unrefined line, then refined one by one,
+//!    strongest first, on the normalized, clipped image `z`:
+//!    - the profile along the line (PSF-weighted sums across it, nearest pixels) gives the
+//!      extent: the segment of highest S/N, then the maximum-sum segment of
+//!      `profile - level/2` (its ends are where the profile crosses half its level; outliers
+//!      far above the level count for nothing);
+//!    - centroids across the line in chunks, fitted by weighted least squares, move and turn
+//!      the line; extent and fit are repeated twice;
+//!    - flux, width and S/N are measured on the pixels around the final segment.
+//! 4. A candidate is kept when its segment is at least `min_length_px` long, both its S/N on
+//!    the clipped image and its robust S/N (median of the profile x sqrt(length), blind to a
+//!    few stars on the line) reach `snr_threshold`, and every quarter of it carries signal.
+//!    A kept streak is masked in turn, so the weaker peaks it causes (lines crossing it at
+//!    small angles) find nothing left and are rejected.
+
+use rayon::prelude::*;
+
+use crate::cpu::{BackgroundGrid, LineGeometry, Peak};
+use crate::{DetectorConfig, Streak};
+
+/// Extent/fit rounds per candidate.
+const FIT_ROUNDS: usize = 2;
+/// Before the line is refined, a candidate goes on when its robust S/N reaches this fraction
+/// of the threshold (the unrefined line may miss part of the signal).
+const EARLY_REJECT_FRACTION: f64 = 0.6;
+/// A profile sample this far above the streak's level (sigma) is an outlier, not streak.
+const OUTLIER_SIGMA: f64 = 4.0;
+/// Ratio of successive segment lengths tried for the extent's first guess.
+const SEGMENT_LENGTH_STEP: f64 = 1.05;
+/// Each quarter of a streak carries at least this fraction of its median level.
+const MIN_QUARTER_FRACTION: f64 = 0.5;
+/// Shortest chunk of the centroid fit, px.
+const MIN_CHUNK_PX: f64 = 12.0;
+/// Chunks of the centroid fit per streak, at most.
+const MAX_CHUNKS: f64 = 8.0;
+/// A chunk enters the line fit when its S/N across the line is at least this.
+const MIN_CHUNK_SNR: f64 = 2.0;
+/// A star candidate peaks at least this far above the background, sigma.
+const STAR_PEAK_SIGMA: f32 = 5.0;
+/// A star is round: the sum of two opposite probes at `STAR_PROBE_PX`, over its weakest
+/// axis, is at least this fraction of its strongest axis (a point on a streak with a PSF
+/// sigma of 1.2 px scores about 0.46 at 1.5 px).
+const STAR_ROUNDNESS: f32 = 0.65;
+/// A star is isolated: at `STAR_ISOLATION_SIGMAS` PSF sigma from its peak, every probe is at
+/// most this fraction of the peak plus `STAR_ISOLATION_NOISE` (a Gaussian star: 0.14 of its
+/// peak; a point on a streak, or near its tip, has the streak itself there in one direction).
+const STAR_ISOLATION: f32 = 0.35;
+/// Noise allowance of the isolation probes, sigma.
+const STAR_ISOLATION_NOISE: f32 = 1.0;
+/// Radius of the isolation probes, in PSF sigma.
+const STAR_ISOLATION_SIGMAS: f32 = 2.0;
+/// Radius at which roundness is probed, px.
+const STAR_PROBE_PX: f32 = 1.5;
+/// A star's mask extends to where it falls under this level, sigma, plus 1 px.
+const STAR_EDGE_SIGMA: f32 = 1.0;
+/// Largest star mask radius, px.
+const MAX_STAR_RADIUS_PX: f32 = 20.0;
+/// Bin width of the cross-line profile for the width fit, px.
+const CROSS_BIN_PX: f64 = 0.5;
+/// Half-width of the cross-line profile for the width fit, in PSF sigma.
+const WIDTH_WINDOW_SIGMA: f64 = 4.0;
+/// FWHM of a Gaussian over its sigma: 2 sqrt(2 ln 2).
+const FWHM_PER_SIGMA: f64 = 2.354_820_045;
+
+/// A line `p + t d` in pixel coordinates, `d` a unit vector; `n` is `d` turned by +90 deg.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    p: [f64; 2],
+    d: [f64; 2],
+}
+
+impl Line {
+    fn from_bin(geometry: &LineGeometry, theta_index: u32, rho_index: u32) -> Line {
+        let theta = geometry.theta_rad(theta_index);
+        let rho = geometry.rho_px(rho_index);
+        let c = geometry.centre();
+        Line {
+            p: [c[0] + rho * theta.cos(), c[1] + rho * theta.sin()],
+            d: [-theta.sin(), theta.cos()],
+        }
+    }
+
+    fn n(&self) -> [f64; 2] {
+        [-self.d[1], self.d[0]]
+    }
+
+    fn at(&self, t: f64, u: f64) -> [f64; 2] {
+        let n = self.n();
+        [
+            self.p[0] + t * self.d[0] + u * n[0],
+            self.p[1] + t * self.d[1] + u * n[1],
+        ]
+    }
+
+    /// Along-line and across-line coordinates of point `q`.
+    fn coords(&self, q: [f64; 2]) -> (f64, f64) {
+        let v = [q[0] - self.p[0], q[1] - self.p[1]];
+        let n = self.n();
+        (
+            v[0] * self.d[0] + v[1] * self.d[1],
+            v[0] * n[0] + v[1] * n[1],
+        )
+    }
+
+    /// Range of `t` for which the line is inside the frame's pixel area.
+    fn chord(&self, width: u32, height: u32) -> Option<(f64, f64)> {
+        let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+        for (axis, extent) in [(0, width), (1, height)] {
+            let (a, b) = (-0.5, f64::from(extent) - 0.5);
+            if self.d[axis].abs() < 1e-12 {
+                if self.p[axis] < a || self.p[axis] > b {
+                    return None;
+                }
+                continue;
+            }
+            let t1 = (a - self.p[axis]) / self.d[axis];
+            let t2 = (b - self.p[axis]) / self.d[axis];
+            lo = lo.max(t1.min(t2));
+            hi = hi.min(t1.max(t2));
+        }
+        (hi > lo).then_some((lo, hi))
+    }
+}
+
+/// The normalized image with its size, sampled at real coordinates.
+struct Image<'a> {
+    z: &'a [f32],
+    /// Stars and accepted streaks: no information about a candidate there (z is 0 there too).
+    masked: &'a [bool],
+    width: u32,
+    height: u32,
+}
+
+impl Image<'_> {
+    /// Index of the pixel nearest to `q`, if inside the frame.
+    fn index(&self, q: [f64; 2]) -> Option<usize> {
+        let (x, y) = (q[0].round(), q[1].round());
+        (x >= 0.0 && y >= 0.0 && x < f64::from(self.width) && y < f64::from(self.height))
+            .then(|| y as usize * self.width as usize + x as usize)
+    }
+
+    fn nearest(&self, q: [f64; 2]) -> Option<f64> {
+        let (x, y) = (q[0].round(), q[1].round());
+        (x >= 0.0 && y >= 0.0 && x < f64::from(self.width) && y < f64::from(self.height))
+            .then(|| f64::from(self.z[y as usize * self.width as usize + x as usize]))
+    }
+
+    fn bilinear(&self, q: [f64; 2]) -> Option<f64> {
+        let (x0, y0) = (q[0].floor(), q[1].floor());
+        let (fx, fy) = (q[0] - x0, q[1] - y0);
+        if x0 < 0.0
+            || y0 < 0.0
+            || x0 + 1.0 >= f64::from(self.width)
+            || y0 + 1.0 >= f64::from(self.height)
+        {
+            return self.nearest(q);
+        }
+        let w = self.width as usize;
+        let i = y0 as usize * w + x0 as usize;
+        let v = |k: usize| f64::from(self.z[k]);
+        let top = v(i) + (v(i + 1) - v(i)) * fx;
+        let bottom = v(i + w) + (v(i + w + 1) - v(i + w)) * fx;
+        Some(top + (bottom - top) * fy)
+    }
+}
+
+/// Streaks from the `peaks` of a frame (`pixels` in ADU, `z` its normalized clipped image),
+/// strongest first.
+pub(crate) fn streaks(
+    pixels: &[f32],
+    grid: &BackgroundGrid,
+    mut z: Vec<f32>,
+    peaks: &[Peak],
+    geometry: &LineGeometry,
+    config: &DetectorConfig,
+) -> Vec<Streak> {
+    let (width, height) = (geometry.width, geometry.height);
+    let raw: Vec<f32> = (0..width * height)
+        .into_par_iter()
+        .map(|i| {
+            let [bg, noise] = grid.at(i % width, i / width);
+            if noise > 0.0 {
+                (pixels[i as usize] - bg) / noise
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut masked = star_mask(&raw, width, height, config.psf_sigma_px);
+    for (value, m) in z.iter_mut().zip(&masked) {
+        if *m {
+            *value = 0.0;
+        }
+    }
+    // Most candidates are lines through stars: screen them all in parallel first. Blanking
+    // accepted streaks below only removes signal, so a line screened out here would fail later.
+    let candidates: Vec<Line> = {
+        let image = Image {
+            z: &z,
+            masked: &masked,
+            width,
+            height,
+        };
+        merge(peaks, geometry, config)
+            .into_par_iter()
+            .filter(|line| screen(&image, line, config))
+            .collect()
+    };
+    let mut found = Vec::new();
+    for line in candidates {
+        let image = Image {
+            z: &z,
+            masked: &masked,
+            width,
+            height,
+        };
+        let Some((line, ta, tb)) = refine(&image, line, config) else {
+            continue;
+        };
+        let measured = Measured {
+            pixels,
+            grid,
+            raw: &raw,
+        };
+        let Some(streak) = measure(&measured, &image, &line, ta, tb, config) else {
+            continue;
+        };
+        blank(&mut z, &mut masked, geometry, &line, ta, tb, config);
+        found.push(streak);
+    }
+    found.sort_by(|a: &Streak, b| b.snr.total_cmp(&a.snr));
+    found
+}
+
+/// Pixels of stars in the unclipped normalized image `raw` (see the module documentation).
+fn star_mask(raw: &[f32], width: u32, height: u32, psf_sigma: f32) -> Vec<bool> {
+    let (w, h) = (width as i32, height as i32);
+    let pixel = |x: i32, y: i32| -> f32 {
+        if x < 0 || y < 0 || x >= w || y >= h {
+            0.0
+        } else {
+            raw[(y * w + x) as usize]
+        }
+    };
+    // Bilinear, so that the diagonal probes are as far out as the axial ones.
+    let at = |x: f32, y: f32| -> f32 {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (xi, yi) = (x0 as i32, y0 as i32);
+        let top = pixel(xi, yi) * (1.0 - fx) + pixel(xi + 1, yi) * fx;
+        let bottom = pixel(xi, yi + 1) * (1.0 - fx) + pixel(xi + 1, yi + 1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    };
+    // Probes at 45 deg steps; probe k and probe k + 4 are opposite.
+    let probes: Vec<(f32, f32)> = (0..8)
+        .map(|k| {
+            let angle = k as f32 * std::f32::consts::FRAC_PI_4;
+            (angle.cos(), angle.sin())
+        })
+        .collect();
+    let mut mask = vec![false; raw.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let v = raw[(y * w + x) as usize];
+            if v < STAR_PEAK_SIGMA {
+                continue;
+            }
+            let local_max = (-1..=1)
+                .all(|dy| (-1..=1).all(|dx| (dx == 0 && dy == 0) || pixel(x + dx, y + dy) <= v));
+            if !local_max {
+                continue;
+            }
+            let (xf, yf) = (x as f32, y as f32);
+            let ring: Vec<f32> = probes
+                .iter()
+                .map(|(dx, dy)| at(xf + STAR_PROBE_PX * dx, yf + STAR_PROBE_PX * dy))
+                .collect();
+            let pairs: Vec<f32> = (0..4).map(|k| ring[k] + ring[k + 4]).collect();
+            let round = |values: &[f32], fraction: f32| {
+                let strongest = values.iter().copied().fold(f32::MIN, f32::max);
+                let weakest = values.iter().copied().fold(f32::MAX, f32::min);
+                strongest > 0.0 && weakest >= fraction * strongest
+            };
+            // A point on a streak or near its tip has the streak 2 PSF sigma away on one side
+            // at least; a star has faded there, even with a neighbour a few px away.
+            let outer = STAR_ISOLATION_SIGMAS * psf_sigma;
+            let limit = STAR_ISOLATION * v + STAR_ISOLATION_NOISE;
+            let isolated = probes
+                .iter()
+                .all(|(dx, dy)| at(xf + outer * dx, yf + outer * dy) <= limit);
+            if !(isolated && round(&pairs, STAR_ROUNDNESS)) {
+                continue;
+            }
+            // Where a Gaussian of this peak falls to STAR_EDGE_SIGMA, or, for a star with a
+            // flat (saturated) top and broader wings, the shortest walk out to that level;
+            // the shortest, so that a streak through the star does not stretch the mask.
+            let gaussian = psf_sigma * (2.0 * (v / STAR_EDGE_SIGMA).ln()).sqrt();
+            let walked = probes
+                .iter()
+                .map(|(dx, dy)| {
+                    let mut r = 1.0;
+                    while r < MAX_STAR_RADIUS_PX && at(xf + r * dx, yf + r * dy) >= STAR_EDGE_SIGMA
+                    {
+                        r += 1.0;
+                    }
+                    r
+                })
+                .fold(MAX_STAR_RADIUS_PX, f32::min);
+            let radius = gaussian.max(walked) + 1.0;
+            let reach = radius.ceil() as i32;
+            for yy in (y - reach).max(0)..=(y + reach).min(h - 1) {
+                for xx in (x - reach).max(0)..=(x + reach).min(w - 1) {
+                    if ((xx - x) as f32).hypot((yy - y) as f32) <= radius {
+                        mask[(yy * w + xx) as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    mask
+}
+
+/// Lines of the peaks left after dropping those near a stronger one.
+fn merge(peaks: &[Peak], geometry: &LineGeometry, config: &DetectorConfig) -> Vec<Line> {
+    let max_angle = f64::from(config.merge_angle_deg).to_radians();
+    let max_offset = f64::from(config.merge_offset_px);
+    let mut kept: Vec<(f64, f64)> = Vec::new();
+    let mut lines = Vec::new();
+    for peak in peaks {
+        let theta = geometry.theta_rad(peak.theta_index);
+        let rho = geometry.rho_px(peak.rho_index);
+        let near = kept.iter().any(|&(t, r)| {
+            let (mut dt, mut rr) = (theta - t, rho);
+            if dt.abs() > std::f64::consts::FRAC_PI_2 {
+                dt = std::f64::consts::PI - dt.abs();
+                rr = -rho;
+            }
+            dt.abs() <= max_angle && (rr - r).abs() <= max_offset
+        });
+        if !near {
+            kept.push((theta, rho));
+            lines.push(Line::from_bin(geometry, peak.theta_index, peak.rho_index));
+        }
+    }
+    lines
+}
+
+/// Profile along `line` over its chord: `(t of the first sample, values)`, each value the
+/// PSF-weighted sum of z at offsets -2..=2 px across the line, scaled to unit noise; `None`
+/// where the line's own pixel is masked.
+fn profile(image: &Image, line: &Line, sigma: f64) -> Option<(f64, Vec<Option<f64>>)> {
+    let (lo, hi) = line.chord(image.width, image.height)?;
+    let t0 = lo.ceil();
+    let steps = (hi.floor() - t0) as i64 + 1;
+    let weights: Vec<(f64, f64)> = (-2..=2)
+        .map(|u| {
+            (
+                f64::from(u),
+                (-f64::from(u * u) / (2.0 * sigma * sigma)).exp(),
+            )
+        })
+        .collect();
+    let values = (0..steps.max(0))
+        .map(|i| {
+            let t = t0 + i as f64;
+            if image.index(line.at(t, 0.0)).is_none_or(|k| image.masked[k]) {
+                return None;
+            }
+            let (mut sum, mut norm) = (0.0, 0.0);
+            for &(u, w) in &weights {
+                if let Some(k) = image.index(line.at(t, u)).filter(|&k| !image.masked[k]) {
+                    sum += w * f64::from(image.z[k]);
+                    norm += w * w;
+                }
+            }
+            Some(sum / norm.sqrt())
+        })
+        .collect();
+    Some((t0, values))
+}
+
+/// Extent of the streak in `values` (`None`: masked, no information): indices `[a, b]`
+/// (inclusive).
+fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
+    let n = values.len();
+    let min_len = min_len.max(2);
+    if n < min_len {
+        return None;
+    }
+    // Prefix sums of the values and of the number of unmasked samples.
+    let mut prefix = vec![(0.0, 0usize); n + 1];
+    for (i, v) in values.iter().enumerate() {
+        prefix[i + 1] = (
+            prefix[i].0 + v.unwrap_or(0.0),
+            prefix[i].1 + usize::from(v.is_some()),
+        );
+    }
+    // Segment of highest S/N (each value has unit noise), over lengths growing by
+    // SEGMENT_LENGTH_STEP: within a few percent of the best S/N at a fraction of the cost;
+    // the ends are found afresh below.
+    let mut lengths = Vec::new();
+    let mut length = min_len as f64;
+    while (length as usize) <= n {
+        lengths.push(length as usize);
+        length = (length * SEGMENT_LENGTH_STEP).max(length + 1.0);
+    }
+    let mut best = (f64::NEG_INFINITY, 0, 0);
+    for &len in &lengths {
+        for a in 0..=n - len {
+            let b = a + len;
+            let count = prefix[b].1 - prefix[a].1;
+            if count == 0 {
+                continue;
+            }
+            let s = (prefix[b].0 - prefix[a].0) / (count as f64).sqrt();
+            if s > best.0 {
+                best = (s, a, b);
+            }
+        }
+    }
+    let (_, a, b) = best;
+    let count = prefix[b].1 - prefix[a].1;
+    let level = (prefix[b].0 - prefix[a].0) / count.max(1) as f64;
+    if level.is_nan() || level <= 0.0 {
+        return None;
+    }
+    // Maximum-sum segment of values - level/2 (Kadane); masked samples and outliers (an
+    // unmasked star next to the line, far above the streak's level) weigh nothing.
+    let half = 0.5 * level;
+    let outlier = level + OUTLIER_SIGMA;
+    let (mut run, mut run_start) = (0.0, 0);
+    let mut top = (f64::NEG_INFINITY, 0, 0);
+    for (i, v) in values.iter().enumerate() {
+        if run <= 0.0 {
+            run = 0.0;
+            run_start = i;
+        }
+        run += v.filter(|&v| v <= outlier).map_or(0.0, |v| v - half);
+        if run > top.0 {
+            top = (run, run_start, i);
+        }
+    }
+    Some((top.1, top.2))
+}
+
+/// Whether the profile along the unrefined `line` holds a segment worth refining.
+fn screen(image: &Image, line: &Line, config: &DetectorConfig) -> bool {
+    let sigma = f64::from(config.psf_sigma_px);
+    let min_len = config.min_length_px.ceil() as usize;
+    profile(image, line, sigma)
+        .and_then(|(_, values)| extent(&values, min_len).map(|(a, b)| robust_snr(&values[a..=b])))
+        .is_some_and(|snr| snr >= EARLY_REJECT_FRACTION * f64::from(config.snr_threshold))
+}
+
+/// Refined line and the along-line extent `[ta, tb]` of the streak on it, px.
+fn refine(image: &Image, mut line: Line, config: &DetectorConfig) -> Option<(Line, f64, f64)> {
+    let sigma = f64::from(config.psf_sigma_px);
+    let min_len = config.min_length_px.ceil() as usize;
+    let threshold = f64::from(config.snr_threshold);
+    for _ in 0..FIT_ROUNDS {
+        let (t0, values) = profile(image, &line, sigma)?;
+        let (a, b) = extent(&values, min_len)?;
+        if robust_snr(&values[a..=b]) < EARLY_REJECT_FRACTION * threshold {
+            return None;
+        }
+        if let Some(fitted) = fit_line(image, &line, t0 + a as f64, t0 + b as f64, sigma) {
+            line = fitted;
+        }
+    }
+    let (t0, values) = profile(image, &line, sigma)?;
+    let (a, b) = extent(&values, min_len)?;
+    if robust_snr(&values[a..=b]) < threshold {
+        return None;
+    }
+    Some((line, t0 + a as f64, t0 + b as f64))
+}
+
+/// Median x sqrt(count) of the unmasked samples of a profile segment: its S/N if it were
+/// uniform, and nearly blind to a few bright samples. 0 when half of it or more is masked, or
+/// when the signal is not spread along it: the median of some quarter of the segment (with at
+/// least 3 unmasked samples) under `MIN_QUARTER_FRACTION` of the whole median (a chain of
+/// stars, not a streak).
+fn robust_snr(segment: &[Option<f64>]) -> f64 {
+    // The lower median: of an even count, the smaller middle value.
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[(values.len() - 1) / 2]
+    };
+    let mut present: Vec<f64> = segment.iter().flatten().copied().collect();
+    if 2 * present.len() <= segment.len() {
+        return 0.0;
+    }
+    let count = present.len();
+    let whole = median(&mut present);
+    let quarter = segment.len().div_ceil(4);
+    for part in segment.chunks(quarter) {
+        let mut values: Vec<f64> = part.iter().flatten().copied().collect();
+        if values.len() >= 3 && median(&mut values) < MIN_QUARTER_FRACTION * whole {
+            return 0.0;
+        }
+    }
+    whole * (count as f64).sqrt()
+}
+
+/// Line fitted by weighted least squares to centroids across `line` in chunks of `[ta, tb]`.
+fn fit_line(image: &Image, line: &Line, ta: f64, tb: f64, sigma: f64) -> Option<Line> {
+    let length = tb - ta;
+    let chunks = (length / MIN_CHUNK_PX).floor().clamp(1.0, MAX_CHUNKS) as usize;
+    let chunk_len = length / chunks as f64;
+    let half_width = (3.0 * sigma).ceil() as i32 + 1;
+    let g = |u: f64| (-u * u / (2.0 * sigma * sigma)).exp();
+    // (t, offset, weight) per chunk.
+    let mut points = Vec::new();
+    for c in 0..chunks {
+        let start = ta + c as f64 * chunk_len;
+        let steps = chunk_len.round().max(1.0) as usize;
+        let mut cross = vec![0.0; (2 * half_width + 1) as usize];
+        for s in 0..steps {
+            for (k, value) in cross.iter_mut().enumerate() {
+                let u = f64::from(k as i32 - half_width);
+                if let Some(v) = image.bilinear(line.at(start + s as f64, u)) {
+                    *value += v;
+                }
+            }
+        }
+        let offsets: Vec<f64> = (0..cross.len())
+            .map(|k| f64::from(k as i32 - half_width))
+            .collect();
+        // Centroid in a Gaussian window that follows it.
+        let mut centre = 0.0;
+        for _ in 0..3 {
+            let (mut num, mut den) = (0.0, 0.0);
+            for (&u, &v) in offsets.iter().zip(&cross) {
+                let w = v.max(0.0) * g(u - centre);
+                num += w * u;
+                den += w;
+            }
+            if den <= 0.0 {
+                break;
+            }
+            centre = (num / den).clamp(-f64::from(half_width), f64::from(half_width));
+        }
+        let (mut signal, mut norm) = (0.0, 0.0);
+        for (&u, &v) in offsets.iter().zip(&cross) {
+            signal += g(u - centre) * v;
+            norm += g(u - centre).powi(2);
+        }
+        let snr = signal / (norm * steps as f64).sqrt();
+        if snr >= MIN_CHUNK_SNR {
+            points.push((start + 0.5 * chunk_len, centre, snr * snr));
+        }
+    }
+    if points.len() < 2 {
+        return None;
+    }
+    // Weighted least squares of offset = a + b t.
+    let sw: f64 = points.iter().map(|p| p.2).sum();
+    let st = points.iter().map(|p| p.2 * p.0).sum::<f64>() / sw;
+    let su = points.iter().map(|p| p.2 * p.1).sum::<f64>() / sw;
+    let stt: f64 = points.iter().map(|p| p.2 * (p.0 - st).powi(2)).sum();
+    let stu: f64 = points.iter().map(|p| p.2 * (p.0 - st) * (p.1 - su)).sum();
+    if stt <= 0.0 {
+        return None;
+    }
+    let slope = stu / stt;
+    let offset = su - slope * st;
+    let n = line.n();
+    let d = [line.d[0] + slope * n[0], line.d[1] + slope * n[1]];
+    let norm = d[0].hypot(d[1]);
+    Some(Line {
+        p: [line.p[0] + offset * n[0], line.p[1] + offset * n[1]],
+        d: [d[0] / norm, d[1] / norm],
+    })
+}
+
+/// Pixels within `margin_t` of the segment `[ta, tb]` along the line and `margin_u` across it.
+fn band(
+    (width, height): (u32, u32),
+    line: &Line,
+    ta: f64,
+    tb: f64,
+    margin_t: f64,
+    margin_u: f64,
+) -> Vec<(usize, f64, f64)> {
+    let ends = [line.at(ta, 0.0), line.at(tb, 0.0)];
+    let reach = margin_t.max(margin_u) + 1.0;
+    let clamp = |v: f64, extent: u32| v.clamp(0.0, f64::from(extent - 1)) as usize;
+    let x0 = clamp(ends[0][0].min(ends[1][0]) - reach, width);
+    let x1 = clamp(ends[0][0].max(ends[1][0]) + reach, width);
+    let y0 = clamp(ends[0][1].min(ends[1][1]) - reach, height);
+    let y1 = clamp(ends[0][1].max(ends[1][1]) + reach, height);
+    let mut out = Vec::new();
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let (t, u) = line.coords([x as f64, y as f64]);
+            if t >= ta - margin_t && t <= tb + margin_t && u.abs() <= margin_u {
+                out.push((y * width as usize + x, t, u));
+            }
+        }
+    }
+    out
+}
+
+/// The frame as the measurement sees it.
+struct Measured<'a> {
+    /// Frame, ADU.
+    pixels: &'a [f32],
+    grid: &'a BackgroundGrid,
+    /// Unclipped normalized image, sigma.
+    raw: &'a [f32],
+}
+
+/// Flux, width and S/N of the segment `[ta, tb]` of `line`; `None` when it fails the
+/// length or S/N test. The flux sums the excess over the background within +-3 PSF sigma of
+/// the segment (stars inside included); the S/N weights pixels with the PSF across the line
+/// (masked pixels left out); the width is the FWHM of a Gaussian fitted to the cross-line profile.
+fn measure(
+    frame: &Measured,
+    image: &Image,
+    line: &Line,
+    ta: f64,
+    tb: f64,
+    config: &DetectorConfig,
+) -> Option<Streak> {
+    let sigma = f64::from(config.psf_sigma_px);
+    if tb - ta < f64::from(config.min_length_px) {
+        return None;
+    }
+    let width = image.width as usize;
+    let (mut flux, mut mf_raw, mut mf_clipped, mut mf_norm) = (0.0, 0.0, 0.0, 0.0);
+    // Mean excess (ADU) and pixel count in bins of CROSS_BIN_PX across the line.
+    let bins = (2.0 * WIDTH_WINDOW_SIGMA * sigma / CROSS_BIN_PX).ceil() as usize + 1;
+    let mut cross = vec![(0.0, 0usize); bins];
+    let reach = WIDTH_WINDOW_SIGMA * sigma;
+    for (i, t, u) in band(
+        (image.width, image.height),
+        line,
+        ta,
+        tb,
+        3.0 * sigma,
+        reach,
+    ) {
+        let [bg, _] = frame.grid.at((i % width) as u32, (i / width) as u32);
+        let excess = f64::from(frame.pixels[i]) - f64::from(bg);
+        if u.abs() <= 3.0 * sigma {
+            flux += excess;
+        }
+        if t < ta || t > tb || image.masked[i] {
+            continue;
+        }
+        let bin = (((u + reach) / CROSS_BIN_PX).round() as usize).min(bins - 1);
+        cross[bin].0 += excess;
+        cross[bin].1 += 1;
+        if u.abs() > 3.0 * sigma {
+            continue;
+        }
+        let m = (-u * u / (2.0 * sigma * sigma)).exp();
+        mf_raw += m * f64::from(frame.raw[i]);
+        mf_clipped += m * f64::from(image.z[i]);
+        mf_norm += m * m;
+    }
+    if mf_norm <= 0.0 {
+        return None;
+    }
+    let snr_clipped = mf_clipped / mf_norm.sqrt();
+    if snr_clipped < f64::from(config.snr_threshold) {
+        return None;
+    }
+    let profile: Vec<(f64, f64)> = cross
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(k, (sum, n))| (k as f64 * CROSS_BIN_PX - reach, sum / *n as f64))
+        .collect();
+    let width_px = FWHM_PER_SIGMA * gaussian_sigma(&profile, sigma);
+    let [a, b] = [line.at(ta, 0.0), line.at(tb, 0.0)];
+    Some(Streak {
+        x1: a[0],
+        y1: a[1],
+        x2: b[0],
+        y2: b[1],
+        snr: mf_raw / mf_norm.sqrt(),
+        flux,
+        width_px,
+    })
+}
+
+/// Sigma (px) of the centred Gaussian `A exp(-u^2 / (2 s^2))` that fits `profile` (pairs of
+/// offset px, value) best in least squares, searched from 0.25 to 3 `psf_sigma` (the amplitude
+/// solved for each `s`): a grid search is robust where moments of a noisy profile are not.
+fn gaussian_sigma(profile: &[(f64, f64)], psf_sigma: f64) -> f64 {
+    let steps = 276;
+    (0..steps)
+        .map(|k| psf_sigma * (0.25 + k as f64 * 0.01))
+        .map(|s| {
+            let (mut cg, mut gg) = (0.0, 0.0);
+            for &(u, c) in profile {
+                let g = (-u * u / (2.0 * s * s)).exp();
+                cg += c * g;
+                gg += g * g;
+            }
+            // Residual sum of squares falls as this rises; a negative amplitude fits nothing.
+            let score = if cg > 0.0 { cg * cg / gg } else { 0.0 };
+            (s, score)
+        })
+        .fold((psf_sigma, f64::NEG_INFINITY), |best, x| {
+            if x.1 > best.1 { x } else { best }
+        })
+        .0
+}
+
+/// Masks an accepted streak (and sets z to 0 there) so that lines crossing it find nothing.
+fn blank(
+    z: &mut [f32],
+    masked: &mut [bool],
+    geometry: &LineGeometry,
+    line: &Line,
+    ta: f64,
+    tb: f64,
+    config: &DetectorConfig,
+) {
+    let sigma = f64::from(config.psf_sigma_px);
+    for (i, _, _) in band(
+        (geometry.width, geometry.height),
+        line,
+        ta,
+        tb,
+        3.0 * sigma + 2.0,
+        3.0 * sigma + 1.5,
+    ) {
+        z[i] = 0.0;
+        masked[i] = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extent_finds_the_step() {
+        // Unit level from 40 to 139 on a zero background, one masked sample inside.
+        let mut values: Vec<Option<f64>> = (0..200)
+            .map(|i| Some(if (40..140).contains(&i) { 1.0 } else { 0.0 }))
+            .collect();
+        values[90] = None;
+        assert_eq!(extent(&values, 32), Some((40, 139)));
+        assert!((robust_snr(&values[40..=139]) - 99f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn robust_snr_rejects_signal_in_one_place() {
+        let values: Vec<Option<f64>> = (0..40)
+            .map(|i| Some(if i < 22 { 3.0 } else { 0.0 }))
+            .collect();
+        assert_eq!(robust_snr(&values), 0.0);
+    }
+
+    #[test]
+    fn chord_of_a_diagonal() {
+        let line = Line {
+            p: [49.5, 49.5],
+            d: [
+                std::f64::consts::FRAC_1_SQRT_2,
+                std::f64::consts::FRAC_1_SQRT_2,
+            ],
+        };
+        let (lo, hi) = line.chord(100, 100).unwrap();
+        assert!((lo + 50.0 * 2f64.sqrt()).abs() < 1e-9 && (hi - 50.0 * 2f64.sqrt()).abs() < 1e-9);
+        let (t, u) = line.coords(line.at(3.0, -2.0));
+        assert!((t - 3.0).abs() < 1e-12 && (u + 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gaussian_sigma_fits_a_profile() {
+        let profile: Vec<(f64, f64)> = (-10..=10)
+            .map(|k| {
+                let u = f64::from(k) * 0.5;
+                (u, 7.0 * (-u * u / (2.0 * 1.5 * 1.5)).exp())
+            })
+            .collect();
+        assert!((gaussian_sigma(&profile, 1.2) - 1.5).abs() < 0.013);
+    }
+}

@@ -1,0 +1,210 @@
+//! The frame envelope: how a frame travels on the `kessler.frames` topic.
+//!
+//! Layout (version 1, all integers little-endian):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 4 | magic `KSLF` |
+//! | 2 | layout version (1) |
+//! | 4 | header length H |
+//! | H | [`FrameHeader`] as JSON (times in UTC) |
+//! | 1 | pixel type: 1 = u16, 2 = f32 |
+//! | width x height x size | pixels, row-major |
+//! | 4 | CRC32C of every byte before it |
+//!
+//! Integer-valued frames (CCD counts) travel as u16, half the size of f32. Frames larger than the broker's message
+//! limit are refused with [`EnvelopeError::TooLarge`]; chunking is issue #5.
+
+use crate::frame::{Frame, FrameHeader};
+
+const MAGIC: &[u8; 4] = b"KSLF";
+const VERSION: u16 = 1;
+const PIXELS_U16: u8 = 1;
+const PIXELS_F32: u8 = 2;
+
+/// Why bytes are not a valid envelope; offsets are byte offsets into the message.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("envelope too short: {len} bytes, need at least {need} at offset {offset}")]
+    Short {
+        len: usize,
+        need: usize,
+        offset: usize,
+    },
+    #[error("not a frame envelope (magic at offset 0 is {0:?})")]
+    Magic([u8; 4]),
+    #[error("envelope layout version {0} is not supported (this build reads 1)")]
+    Version(u16),
+    #[error("envelope header (offset 10) is not valid JSON: {0}")]
+    Header(serde_json::Error),
+    #[error("envelope pixel type {0} at offset {1} is unknown")]
+    PixelType(u8, usize),
+    #[error("envelope CRC32C mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    Crc { stored: u32, computed: u32 },
+    #[error("frame {frame_id}: {pixels} pixels for a {width}x{height} header")]
+    Size {
+        frame_id: String,
+        pixels: usize,
+        width: u32,
+        height: u32,
+    },
+    #[error("frame {frame_id}: pixel {index} is not finite")]
+    NotFinite { frame_id: String, index: usize },
+    #[error("frame {frame_id}: envelope of {bytes} bytes exceeds the {limit}-byte message limit")]
+    TooLarge {
+        frame_id: String,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// Encode a frame; fails when the pixel count does not match the header or a pixel is NaN/infinite.
+pub fn encode(frame: &Frame) -> Result<Vec<u8>, EnvelopeError> {
+    validate(frame)?;
+    let header = serde_json::to_vec(&frame.header).expect("a frame header always serialises");
+    let as_u16 = frame
+        .pixels
+        .iter()
+        .all(|&v| v.fract() == 0.0 && (0.0..=65535.0).contains(&v));
+    let size = if as_u16 { 2 } else { 4 };
+    let mut out = Vec::with_capacity(15 + header.len() + frame.pixels.len() * size);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    if as_u16 {
+        out.push(PIXELS_U16);
+        out.extend(frame.pixels.iter().flat_map(|&v| (v as u16).to_le_bytes()));
+    } else {
+        out.push(PIXELS_F32);
+        out.extend(frame.pixels.iter().flat_map(|&v| v.to_le_bytes()));
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+fn validate(frame: &Frame) -> Result<(), EnvelopeError> {
+    let h = &frame.header;
+    if frame.pixels.len() != h.pixel_count() {
+        return Err(EnvelopeError::Size {
+            frame_id: h.frame_id.clone(),
+            pixels: frame.pixels.len(),
+            width: h.width,
+            height: h.height,
+        });
+    }
+    if let Some(index) = frame.pixels.iter().position(|v| !v.is_finite()) {
+        return Err(EnvelopeError::NotFinite {
+            frame_id: h.frame_id.clone(),
+            index,
+        });
+    }
+    Ok(())
+}
+
+fn take<'a>(bytes: &'a [u8], offset: usize, n: usize) -> Result<&'a [u8], EnvelopeError> {
+    bytes.get(offset..offset + n).ok_or(EnvelopeError::Short {
+        len: bytes.len(),
+        need: n,
+        offset,
+    })
+}
+
+/// Decode and check an envelope.
+pub fn decode(bytes: &[u8]) -> Result<Frame, EnvelopeError> {
+    let magic: [u8; 4] = take(bytes, 0, 4)?.try_into().expect("4 bytes");
+    if &magic != MAGIC {
+        return Err(EnvelopeError::Magic(magic));
+    }
+    let body_len = bytes.len().checked_sub(4).ok_or(EnvelopeError::Short {
+        len: bytes.len(),
+        need: 4,
+        offset: 0,
+    })?;
+    let stored = u32::from_le_bytes(take(bytes, body_len, 4)?.try_into().expect("4 bytes"));
+    let computed = crc32c::crc32c(&bytes[..body_len]);
+    if stored != computed {
+        return Err(EnvelopeError::Crc { stored, computed });
+    }
+    let version = u16::from_le_bytes(take(bytes, 4, 2)?.try_into().expect("2 bytes"));
+    if version != VERSION {
+        return Err(EnvelopeError::Version(version));
+    }
+    let header_len = u32::from_le_bytes(take(bytes, 6, 4)?.try_into().expect("4 bytes")) as usize;
+    let header: FrameHeader =
+        serde_json::from_slice(take(bytes, 10, header_len)?).map_err(EnvelopeError::Header)?;
+    let type_at = 10 + header_len;
+    let kind = take(bytes, type_at, 1)?[0];
+    let n = header.pixel_count();
+    let data = &bytes[type_at + 1..body_len];
+    let pixels: Vec<f32> = match kind {
+        PIXELS_U16 => data
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as f32)
+            .collect(),
+        PIXELS_F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        other => return Err(EnvelopeError::PixelType(other, type_at)),
+    };
+    let frame = Frame { header, pixels };
+    if frame.pixels.len() != n {
+        return Err(EnvelopeError::Size {
+            frame_id: frame.header.frame_id.clone(),
+            pixels: frame.pixels.len(),
+            width: frame.header.width,
+            height: frame.header.height,
+        });
+    }
+    validate(&frame)?;
+    Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hifitime::Epoch;
+
+    fn frame(pixels: Vec<f32>) -> Frame {
+        Frame {
+            header: FrameHeader {
+                frame_id: "f".into(),
+                sensor_id: "s".into(),
+                width: 2,
+                height: 2,
+                start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
+                exposure_s: 1.0,
+                site: None,
+                wcs: None,
+            },
+            pixels,
+        }
+    }
+
+    #[test]
+    fn round_trips_both_pixel_types() {
+        for px in [vec![1.0, 2.0, 3.0, 65535.0], vec![1.5, -2.0, 3.0, 4.0]] {
+            let f = frame(px);
+            assert_eq!(decode(&encode(&f).unwrap()).unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn rejects_corruption_wrong_sizes_and_nans() {
+        let mut bytes = encode(&frame(vec![1.0; 4])).unwrap();
+        let last = bytes.len() - 6;
+        bytes[last] ^= 0xff;
+        assert!(matches!(decode(&bytes), Err(EnvelopeError::Crc { .. })));
+        assert!(matches!(
+            encode(&frame(vec![1.0; 3])),
+            Err(EnvelopeError::Size { .. })
+        ));
+        assert!(matches!(
+            encode(&frame(vec![1.0, f32::NAN, 0.0, 0.0])),
+            Err(EnvelopeError::NotFinite { index: 1, .. })
+        ));
+        assert!(matches!(decode(b"KSLX...."), Err(EnvelopeError::Magic(_))));
+    }
+}

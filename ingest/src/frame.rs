@@ -1,0 +1,57 @@
+//! A frame: one exposure of one sensor, its pixels and what is known about where and when it was taken.
+
+use hifitime::{Duration, Epoch};
+use serde::{Deserialize, Serialize};
+
+use crate::wcs::TanWcs;
+
+/// A sensor site on the WGS84 ellipsoid.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeodeticSite {
+    /// Geodetic latitude, degrees, north positive.
+    pub lat_deg: f64,
+    /// Longitude, degrees, east positive.
+    pub lon_deg: f64,
+    /// Height above the WGS84 ellipsoid, km.
+    pub alt_km: f64,
+}
+
+/// Everything about a frame except its pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameHeader {
+    /// Unique id of the frame (the file stem for files): the key that makes downstream idempotent.
+    pub frame_id: String,
+    /// The sensor that took the frame.
+    pub sensor_id: String,
+    /// Columns (FITS NAXIS1).
+    pub width: u32,
+    /// Rows (FITS NAXIS2).
+    pub height: u32,
+    /// Start of the exposure (shutter open), UTC.
+    pub start: Epoch,
+    /// Exposure length, s.
+    pub exposure_s: f64,
+    /// Where the sensor stands, if known.
+    pub site: Option<GeodeticSite>,
+    /// Pixel to sky mapping (ICRS axes), if known.
+    pub wcs: Option<TanWcs>,
+}
+
+impl FrameHeader {
+    /// End of the exposure (shutter closed), UTC.
+    pub fn end(&self) -> Epoch {
+        self.start + Duration::from_seconds(self.exposure_s)
+    }
+
+    /// Number of pixels, width x height.
+    pub fn pixel_count(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+}
+
+/// A frame: header and pixel values (ADU), row-major, `width * height` of them; pixel (x, y) is at `y * width + x`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub header: FrameHeader,
+    pub pixels: Vec<f32>,
+}

@@ -1,0 +1,40 @@
+//! Frames into kessler: the [`Frame`] type and its header, FITS reading and writing, the envelope that carries a
+//! frame on the wire, and the transports that move messages between stages.
+//!
+//! - [`Frame`] / [`FrameHeader`]: pixels (row-major f32 ADU) with sensor, site, exposure start (UTC) and length, and
+//!   the [`TanWcs`] that maps pixels to ICRS right ascension and declination.
+//! - [`fits`]: read the first image HDU of a FITS file into a frame; write a frame as FITS.
+//! - [`envelope`]: the versioned binary form of a frame on the `kessler.frames` topic, with a CRC32C.
+//! - [`transport`]: [`Source`] and [`Sink`], implemented by bounded in-process queues and by [`kafka`].
+//!
+//! ```
+//! use kessler_ingest::{envelope, Frame, FrameHeader, TanWcs};
+//! use hifitime::Epoch;
+//!
+//! let frame = Frame {
+//!     header: FrameHeader {
+//!         frame_id: "night1-0001".into(),
+//!         sensor_id: "ogs".into(),
+//!         width: 2,
+//!         height: 1,
+//!         start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
+//!         exposure_s: 2.0,
+//!         site: None,
+//!         wcs: Some(TanWcs::centred(120.0, 30.0, 0.5, 0.0, 0.004, 0.0)),
+//!     },
+//!     pixels: vec![1000.0, 1010.0],
+//! };
+//! let bytes = envelope::encode(&frame).unwrap();
+//! assert_eq!(envelope::decode(&bytes).unwrap(), frame);
+//! ```
+
+pub mod envelope;
+pub mod fits;
+pub mod frame;
+pub mod kafka;
+pub mod transport;
+pub mod wcs;
+
+pub use frame::{Frame, FrameHeader, GeodeticSite};
+pub use transport::{Message, Sink, Source};
+pub use wcs::TanWcs;

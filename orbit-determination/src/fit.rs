@@ -1,0 +1,322 @@
+//! Batch least squares on RA/Dec.
+//!
+//! Vallado 4th ed. sec. 10.4 (Algorithm 57, nonlinear least squares) and Montenbruck & Gill (2000) sec. 8.1: the
+//! state at the solution epoch is corrected by Levenberg-Marquardt steps
+//! `(A^T W A + lambda diag(A^T W A)) dx = A^T W b` (the normal equations with Marquardt damping), where `b` are the
+//! observed-minus-computed residuals `[d_ra cos(dec), d_dec]` and `W = diag(1/sigma^2)`.
+//!
+//! Partials `A = d(computed)/dx` come from central finite differences: the nominal state and the twelve
+//! perturbed ones are integrated together as one system, so they share one step sequence and the differences are
+//! free of step-control noise. Perturbations are 1 m and 1 mm/s.
+//!
+//! Outliers are edited after convergence: an observation is rejected when either angle's residual exceeds
+//! `k sigma max(1, rms)` (rms of the normalised residuals), then the fit is repeated, until the set settles.
+//! Covariance: `P = (A^T W A)^-1` at the solution, km and km/s, GCRF.
+
+use hifitime::Epoch;
+use serde::{Deserialize, Serialize};
+
+use crate::OdError;
+use crate::linalg::{V3, spd_inverse6, spd_solve6};
+use crate::measurement::{Observation, radec_of_state, residual};
+use crate::propagator::{StateGcrf, propagate, propagate_bundle};
+
+/// Arcseconds per radian.
+const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
+/// Finite-difference perturbation of the position components (km).
+const DELTA_R_KM: f64 = 1e-3;
+/// Finite-difference perturbation of the velocity components (km/s).
+const DELTA_V_KM_S: f64 = 1e-6;
+/// Relative cost decrease under which the iteration has converged.
+const CONVERGED_REL_COST: f64 = 1e-9;
+/// Largest Marquardt parameter before a step is declared impossible (the minimum is reached).
+const MAX_LAMBDA: f64 = 1e12;
+/// Most outlier-editing rounds.
+const MAX_EDIT_ROUNDS: usize = 4;
+
+/// Settings of [`fit_orbit`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// Most Levenberg-Marquardt iterations per editing round.
+    pub max_iterations: usize,
+    /// Rejection threshold of the outlier editing, in sigmas of one angle (default 3).
+    pub outlier_k_sigma: f64,
+    /// Solution epoch (UTC); default: the observation epoch closest to the middle of the arc.
+    pub epoch: Option<Epoch>,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            max_iterations: 30,
+            outlier_k_sigma: 3.0,
+            epoch: None,
+        }
+    }
+}
+
+/// Result of [`fit_orbit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrbitSolution {
+    /// Fitted state at the solution epoch, GCRF (km, km/s).
+    pub state: StateGcrf,
+    /// Covariance of `[r, v]` at the solution epoch, GCRF (km^2, km^2/s, km^2/s^2).
+    pub covariance: [[f64; 6]; 6],
+    /// Weighted post-fit RMS of the accepted residuals (arcsec).
+    pub rms_arcsec: f64,
+    /// Levenberg-Marquardt iterations, all editing rounds together.
+    pub iterations: usize,
+    /// Observations accepted in the final solution.
+    pub observations_used: usize,
+    /// Observations rejected as outliers.
+    pub observations_rejected: usize,
+}
+
+/// Batch least-squares orbit fit to RA/Dec observations, starting from `initial` (any epoch).
+///
+/// Needs at least three observations. When the iteration budget runs out before convergence, the best state
+/// reached is returned (its `iterations` equals the budget); the cost never increases between iterations.
+pub fn fit_orbit(
+    obs: &[Observation],
+    initial: &StateGcrf,
+    cfg: &FitConfig,
+) -> Result<OrbitSolution, OdError> {
+    if obs.len() < 3 {
+        return Err(OdError::TooFewObservations {
+            got: obs.len(),
+            needed: 3,
+        });
+    }
+    let epoch = cfg.epoch.unwrap_or_else(|| middle_epoch(obs));
+    let problem = Problem::new(obs, epoch);
+    let start = if initial.epoch == epoch {
+        *initial
+    } else {
+        propagate(initial, epoch)?
+    };
+    let mut accepted = vec![true; obs.len()];
+    let mut run = problem.solve(start.to_array(), &accepted, cfg.max_iterations)?;
+    let mut iterations = run.iterations;
+    for _ in 1..MAX_EDIT_ROUNDS {
+        let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma);
+        if edited == accepted || edited.iter().filter(|a| **a).count() < 3 {
+            break;
+        }
+        accepted = edited;
+        run = problem.solve(run.x, &accepted, cfg.max_iterations)?;
+        iterations += run.iterations;
+    }
+    let covariance = spd_inverse6(&run.normal)
+        .ok_or_else(|| OdError::Fit("normal matrix not positive definite".into()))?;
+    let used = accepted.iter().filter(|a| **a).count();
+    Ok(OrbitSolution {
+        state: StateGcrf::from_array(epoch, run.x),
+        covariance,
+        rms_arcsec: run.rms * ARCSEC_PER_RAD,
+        iterations,
+        observations_used: used,
+        observations_rejected: obs.len() - used,
+    })
+}
+
+/// The observation epoch closest to the middle of the arc.
+fn middle_epoch(obs: &[Observation]) -> Epoch {
+    let first = obs.iter().map(|o| o.epoch).min().unwrap_or(obs[0].epoch);
+    let last = obs.iter().map(|o| o.epoch).max().unwrap_or(obs[0].epoch);
+    let mid = first + (last - first) / 2;
+    obs.iter()
+        .map(|o| o.epoch)
+        .min_by_key(|t| (*t - mid).abs())
+        .unwrap_or(mid)
+}
+
+/// Result of one Levenberg-Marquardt run.
+pub(crate) struct Run {
+    pub(crate) x: [f64; 6],
+    pub(crate) residuals: Vec<[f64; 2]>,
+    pub(crate) normal: [[f64; 6]; 6],
+    pub(crate) iterations: usize,
+    pub(crate) rms: f64,
+}
+
+/// Partials of one observation's two residuals with respect to the six state components.
+type Partials = [[f64; 6]; 2];
+
+/// Observations, their site positions and the solution epoch.
+pub(crate) struct Problem<'a> {
+    obs: &'a [Observation],
+    sites: Vec<V3>,
+    epoch: Epoch,
+}
+
+impl<'a> Problem<'a> {
+    pub(crate) fn new(obs: &'a [Observation], epoch: Epoch) -> Self {
+        let sites = obs.iter().map(|o| o.site.gcrf_km(o.epoch)).collect();
+        Self { obs, sites, epoch }
+    }
+
+    fn epochs(&self) -> Vec<Epoch> {
+        self.obs.iter().map(|o| o.epoch).collect()
+    }
+
+    /// Residuals (rad) of every observation for the state `x` at the solution epoch.
+    pub(crate) fn residuals(&self, x: [f64; 6]) -> Result<Vec<[f64; 2]>, OdError> {
+        let states = propagate_bundle(self.epoch, &[x], &self.epochs())?;
+        Ok(self.residuals_of(&states, 0))
+    }
+
+    fn residuals_of(&self, states: &[Vec<[f64; 6]>], member: usize) -> Vec<[f64; 2]> {
+        self.obs
+            .iter()
+            .zip(&self.sites)
+            .zip(states)
+            .map(|((o, site), s)| residual(&o.radec, &radec_of_state(*site, &s[member], o.epoch)))
+            .collect()
+    }
+
+    /// Residuals at `x` and their partials with respect to `x` (`d residual / d x`), central differences.
+    fn residuals_and_partials(
+        &self,
+        x: [f64; 6],
+    ) -> Result<(Vec<[f64; 2]>, Vec<Partials>), OdError> {
+        let mut bundle = vec![x];
+        for j in 0..6 {
+            let d = if j < 3 { DELTA_R_KM } else { DELTA_V_KM_S };
+            for sign in [1.0, -1.0] {
+                let mut xp = x;
+                xp[j] += sign * d;
+                bundle.push(xp);
+            }
+        }
+        let states = propagate_bundle(self.epoch, &bundle, &self.epochs())?;
+        let nominal = self.residuals_of(&states, 0);
+        let mut partials = vec![[[0.0; 6]; 2]; self.obs.len()];
+        for j in 0..6 {
+            let d = if j < 3 { DELTA_R_KM } else { DELTA_V_KM_S };
+            let plus = self.residuals_of(&states, 1 + 2 * j);
+            let minus = self.residuals_of(&states, 2 + 2 * j);
+            for (p, (rp, rm)) in partials.iter_mut().zip(plus.iter().zip(&minus)) {
+                p[0][j] = (rp[0] - rm[0]) / (2.0 * d);
+                p[1][j] = (rp[1] - rm[1]) / (2.0 * d);
+            }
+        }
+        Ok((nominal, partials))
+    }
+
+    fn weight(&self, i: usize) -> f64 {
+        1.0 / (self.obs[i].sigma_rad * self.obs[i].sigma_rad)
+    }
+
+    fn cost(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
+        residuals
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| accepted[*i])
+            .map(|(i, r)| self.weight(i) * (r[0] * r[0] + r[1] * r[1]))
+            .sum()
+    }
+
+    /// `sqrt(sum w r^2 / sum w)` over the accepted angles (rad).
+    pub(crate) fn weighted_rms(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
+        let wsum: f64 = (0..self.obs.len())
+            .filter(|i| accepted[*i])
+            .map(|i| 2.0 * self.weight(i))
+            .sum();
+        (self.cost(residuals, accepted) / wsum).sqrt()
+    }
+
+    /// Levenberg-Marquardt from `x` on the accepted observations.
+    pub(crate) fn solve(
+        &self,
+        mut x: [f64; 6],
+        accepted: &[bool],
+        max_iterations: usize,
+    ) -> Result<Run, OdError> {
+        let (mut res, mut partials) = self.residuals_and_partials(x)?;
+        let mut cost = self.cost(&res, accepted);
+        let mut lambda = 1e-3;
+        let mut iterations = 0;
+        let mut normal;
+        let mut done = false;
+        loop {
+            // Normal equations: residual b = obs - computed, partials of b are -A, so A^T W A = J^T W J and
+            // A^T W b = -J^T W b with J = d b / d x.
+            normal = [[0.0; 6]; 6];
+            let mut rhs = [0.0; 6];
+            for (i, (r, p)) in res.iter().zip(&partials).enumerate() {
+                if !accepted[i] {
+                    continue;
+                }
+                let w = self.weight(i);
+                for k in 0..2 {
+                    for a in 0..6 {
+                        rhs[a] -= w * p[k][a] * r[k];
+                        for b in 0..6 {
+                            normal[a][b] += w * p[k][a] * p[k][b];
+                        }
+                    }
+                }
+            }
+            if done || iterations >= max_iterations {
+                break;
+            }
+            iterations += 1;
+            let mut improved = None;
+            while lambda <= MAX_LAMBDA {
+                let mut damped = normal;
+                for (a, row) in damped.iter_mut().enumerate() {
+                    row[a] += lambda * normal[a][a];
+                }
+                let Some(dx) = spd_solve6(&damped, rhs) else {
+                    lambda *= 10.0;
+                    continue;
+                };
+                let trial: [f64; 6] = std::array::from_fn(|a| x[a] + dx[a]);
+                let trial_cost = self
+                    .residuals(trial)
+                    .map(|r| self.cost(&r, accepted))
+                    .unwrap_or(f64::INFINITY);
+                if trial_cost < cost {
+                    improved = Some((trial, trial_cost));
+                    lambda = (lambda / 10.0).max(1e-9);
+                    break;
+                }
+                lambda *= 10.0;
+            }
+            let Some((trial, trial_cost)) = improved else {
+                break;
+            };
+            // After the last step, one more pass rebuilds the normal matrix at the final state, then stops.
+            done = (cost - trial_cost) <= CONVERGED_REL_COST * cost;
+            x = trial;
+            (res, partials) = self.residuals_and_partials(x)?;
+            cost = self.cost(&res, accepted);
+        }
+        let rms = self.weighted_rms(&res, accepted);
+        Ok(Run {
+            x,
+            residuals: res,
+            normal,
+            iterations,
+            rms,
+        })
+    }
+
+    /// Accepted flags after k-sigma editing of `residuals`.
+    fn edit(&self, residuals: &[[f64; 2]], k_sigma: f64) -> Vec<bool> {
+        let n = residuals.len() as f64;
+        let norm_rms = (residuals
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.weight(i) * (r[0] * r[0] + r[1] * r[1]))
+            .sum::<f64>()
+            / (2.0 * n))
+            .sqrt();
+        let limit = k_sigma * norm_rms.max(1.0);
+        residuals
+            .iter()
+            .zip(self.obs)
+            .map(|(r, o)| r[0].abs().max(r[1].abs()) / o.sigma_rad <= limit)
+            .collect()
+    }
+}

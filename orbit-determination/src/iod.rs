@@ -1,0 +1,237 @@
+//! Initial orbit determination: Gibbs, Herrick-Gibbs and Gauss angles-only (Vallado 4th ed. sec. 7.2-7.3).
+
+use crate::OdError;
+use crate::fit::Problem;
+use crate::linalg::{V3, add, angle, cross, dot, inverse3, norm, scale};
+use crate::measurement::Observation;
+use crate::propagator::{EARTH_RADIUS_KM, MU_KM3_S2, StateGcrf};
+
+/// Below this separation (rad) between position vectors, Gibbs loses accuracy and Herrick-Gibbs is used
+/// (Vallado 4th ed. sec. 7.3.2 recommends Herrick-Gibbs under about 1-5 deg).
+const GIBBS_MIN_ANGLE_RAD: f64 = 5.0 * std::f64::consts::PI / 180.0;
+/// Iterations of the least-squares refinement of each Gauss candidate.
+const REFINE_ITERATIONS: usize = 15;
+
+/// Velocity (km/s) at `r2` from three coplanar position vectors (km) by Gibbs' method, Vallado 4th ed.
+/// Algorithm 54, gravitational parameter `mu` (km^3/s^2).
+pub fn gibbs(r1: [f64; 3], r2: [f64; 3], r3: [f64; 3], mu: f64) -> Result<[f64; 3], OdError> {
+    let (m1, m2, m3) = (norm(r1), norm(r2), norm(r3));
+    // Z12 = r1 x r2, Z23 = r2 x r3, Z31 = r3 x r1;
+    // N = |r1| Z23 + |r2| Z31 + |r3| Z12, D = Z12 + Z23 + Z31,
+    // S = (|r2| - |r3|) r1 + (|r3| - |r1|) r2 + (|r1| - |r2|) r3, B = D x r2,
+    // L_g = sqrt(mu / (|N| |D|)), v2 = L_g / |r2| B + L_g S.
+    let z12 = cross(r1, r2);
+    let z23 = cross(r2, r3);
+    let z31 = cross(r3, r1);
+    let n = add(add(scale(m1, z23), scale(m2, z31)), scale(m3, z12));
+    let d = add(add(z12, z23), z31);
+    let s = add(
+        add(scale(m2 - m3, r1), scale(m3 - m1, r2)),
+        scale(m1 - m2, r3),
+    );
+    let b = cross(d, r2);
+    let (nn, dn) = (norm(n), norm(d));
+    if nn * dn == 0.0 || !(nn * dn).is_finite() {
+        return Err(OdError::Iod("Gibbs: degenerate geometry".into()));
+    }
+    let lg = (mu / (nn * dn)).sqrt();
+    Ok(add(scale(lg / m2, b), scale(lg, s)))
+}
+
+/// Velocity (km/s) at `r2` from three closely spaced position vectors (km) at times `t1 < t2 < t3` (s) by the
+/// Herrick-Gibbs method, Vallado 4th ed. Algorithm 55.
+pub fn herrick_gibbs(r: [[f64; 3]; 3], t_s: [f64; 3], mu: f64) -> [f64; 3] {
+    let (dt21, dt31, dt32) = (t_s[1] - t_s[0], t_s[2] - t_s[0], t_s[2] - t_s[1]);
+    let (m1, m2, m3) = (norm(r[0]), norm(r[1]), norm(r[2]));
+    // v2 = -dt32 (1/(dt21 dt31) + mu/(12 r1^3)) r1 + (dt32 - dt21)(1/(dt21 dt32) + mu/(12 r2^3)) r2
+    //      + dt21 (1/(dt32 dt31) + mu/(12 r3^3)) r3
+    let c1 = -dt32 * (1.0 / (dt21 * dt31) + mu / (12.0 * m1.powi(3)));
+    let c2 = (dt32 - dt21) * (1.0 / (dt21 * dt32) + mu / (12.0 * m2.powi(3)));
+    let c3 = dt21 * (1.0 / (dt32 * dt31) + mu / (12.0 * m3.powi(3)));
+    add(add(scale(c1, r[0]), scale(c2, r[1])), scale(c3, r[2]))
+}
+
+/// One root of the Gauss method: the state at the middle observation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaussSolution {
+    /// Position at the middle observation (km), in the frame of the inputs (GCRF in this crate).
+    pub r2_km: [f64; 3],
+    /// Velocity at the middle observation (km/s), same frame.
+    pub v2_km_s: [f64; 3],
+}
+
+/// Gauss angles-only method, Vallado 4th ed. Algorithm 52, without the iterative improvement: unit lines of
+/// sight `los` and site positions `sites` (km, inertial) at times `t_s` (s), `t1 < t2 < t3`.
+///
+/// Returns one [`GaussSolution`] per admissible positive root of the eighth-degree range polynomial
+/// of Algorithm 52, velocity by Gibbs, or Herrick-Gibbs when the position vectors are less than 5 deg apart.
+pub fn gauss(
+    los: [[f64; 3]; 3],
+    sites: [[f64; 3]; 3],
+    t_s: [f64; 3],
+    mu: f64,
+) -> Result<Vec<GaussSolution>, OdError> {
+    let tau1 = t_s[0] - t_s[1];
+    let tau3 = t_s[2] - t_s[1];
+    let span = tau3 - tau1;
+    if tau1 >= 0.0 || tau3 <= 0.0 {
+        return Err(OdError::Iod(
+            "Gauss needs three distinct, ordered times".into(),
+        ));
+    }
+    // Algorithm 52: a1 = tau3/(tau3 - tau1), a1u = tau3((tau3 - tau1)^2 - tau3^2)/(6(tau3 - tau1)),
+    // a3 = -tau1/(tau3 - tau1), a3u = -tau1((tau3 - tau1)^2 - tau1^2)/(6(tau3 - tau1)).
+    let a1 = tau3 / span;
+    let a1u = tau3 * (span * span - tau3 * tau3) / (6.0 * span);
+    let a3 = -tau1 / span;
+    let a3u = -tau1 * (span * span - tau1 * tau1) / (6.0 * span);
+    // M = L^-1 [R_site], with L = [L1 L2 L3] as columns.
+    let l_cols = [
+        [los[0][0], los[1][0], los[2][0]],
+        [los[0][1], los[1][1], los[2][1]],
+        [los[0][2], los[1][2], los[2][2]],
+    ];
+    let linv = inverse3(&l_cols)
+        .ok_or_else(|| OdError::Iod("Gauss: lines of sight are coplanar".into()))?;
+    let r_cols = [
+        [sites[0][0], sites[1][0], sites[2][0]],
+        [sites[0][1], sites[1][1], sites[2][1]],
+        [sites[0][2], sites[1][2], sites[2][2]],
+    ];
+    let m = crate::linalg::mat_mul(&linv, &r_cols);
+    // d1 = M21 a1 - M22 + M23 a3, d2 = M21 a1u + M23 a3u, C = L2 . R2.
+    let d1 = m[1][0] * a1 - m[1][1] + m[1][2] * a3;
+    let d2 = m[1][0] * a1u + m[1][2] * a3u;
+    let c = dot(los[1], sites[1]);
+    // Range polynomial: r2^8 - (d1^2 + 2 C d1 + R2^2) r2^6 - 2 mu (C d2 + d1 d2) r2^3 - mu^2 d2^2 = 0.
+    let p6 = -(d1 * d1 + 2.0 * c * d1 + dot(sites[1], sites[1]));
+    let p3 = -2.0 * mu * (c * d2 + d1 * d2);
+    let p0 = -mu * mu * d2 * d2;
+    let poly = |x: f64| x.powi(8) + p6 * x.powi(6) + p3 * x.powi(3) + p0;
+    let mut out = Vec::new();
+    for r2 in positive_roots(poly, 0.5 * EARTH_RADIUS_KM, 1.0e6) {
+        // u = mu / r2^3, c1 = a1 + a1u u, c2 = -1, c3 = a3 + a3u u; [c_i rho_i] = M [-c_i].
+        let u = mu / r2.powi(3);
+        let cc = [a1 + a1u * u, -1.0, a3 + a3u * u];
+        let rhs = [-cc[0], -cc[1], -cc[2]];
+        let crho = crate::linalg::mat_vec(&m, rhs);
+        let rho = [crho[0] / cc[0], crho[1] / cc[1], crho[2] / cc[2]];
+        if rho.iter().any(|p| *p <= 0.0 || !p.is_finite()) {
+            continue;
+        }
+        let r: [V3; 3] = std::array::from_fn(|i| add(scale(rho[i], los[i]), sites[i]));
+        if r.iter().any(|ri| norm(*ri) < 0.9 * EARTH_RADIUS_KM) {
+            continue;
+        }
+        let small = angle(r[0], r[1]).min(angle(r[1], r[2])) < GIBBS_MIN_ANGLE_RAD;
+        let v2 = if small {
+            herrick_gibbs(r, t_s, mu)
+        } else {
+            gibbs(r[0], r[1], r[2], mu).unwrap_or_else(|_| herrick_gibbs(r, t_s, mu))
+        };
+        out.push(GaussSolution {
+            r2_km: r[1],
+            v2_km_s: v2,
+        });
+    }
+    Ok(out)
+}
+
+/// Positive roots of `f` in `[lo, hi]`: sign changes on a logarithmic grid, refined by bisection.
+fn positive_roots(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> Vec<f64> {
+    const GRID: usize = 4000;
+    let ratio = (hi / lo).powf(1.0 / GRID as f64);
+    let mut roots = Vec::new();
+    let mut a = lo;
+    let mut fa = f(a);
+    for _ in 0..GRID {
+        let b = a * ratio;
+        let fb = f(b);
+        if fa == 0.0 || fa.signum() != fb.signum() {
+            let (mut x0, mut x1, mut f0) = (a, b, fa);
+            for _ in 0..200 {
+                let xm = 0.5 * (x0 + x1);
+                let fm = f(xm);
+                if fm == 0.0 || (x1 - x0) <= 1e-13 * xm {
+                    x0 = xm;
+                    x1 = xm;
+                    break;
+                }
+                if fm.signum() == f0.signum() {
+                    x0 = xm;
+                    f0 = fm;
+                } else {
+                    x1 = xm;
+                }
+            }
+            roots.push(0.5 * (x0 + x1));
+        }
+        a = b;
+        fa = fb;
+    }
+    roots
+}
+
+/// Angles-only initial orbit from at least three observations: Gauss (Vallado 4th ed. Algorithm 52) on the
+/// first, middle and last observation, each admissible root refined by least squares on all observations
+/// (this replaces Vallado's f-and-g iteration and uses every observation); the candidate with the lowest
+/// residual wins. When refinement fails the unrefined Gauss state stands as long as its residuals can be
+/// computed. Returns a GCRF state at the middle observation's epoch.
+pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
+    if obs.len() < 3 {
+        return Err(OdError::TooFewObservations {
+            got: obs.len(),
+            needed: 3,
+        });
+    }
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    order.sort_by_key(|&i| obs[i].epoch);
+    let (first, last) = (obs[order[0]].epoch, obs[order[obs.len() - 1]].epoch);
+    let mid = first + (last - first) / 2;
+    let i2 = *order[1..obs.len() - 1]
+        .iter()
+        .min_by_key(|&&i| (obs[i].epoch - mid).abs())
+        .unwrap_or(&order[1]);
+    let picks = [order[0], i2, order[obs.len() - 1]];
+    let t2 = obs[i2].epoch;
+    let t_s = picks.map(|i| (obs[i].epoch - t2).to_seconds());
+    let los = picks.map(|i| obs[i].radec.unit_vector());
+    let sites = picks.map(|i| obs[i].site.gcrf_km(obs[i].epoch));
+    let candidates = gauss(los, sites, t_s, MU_KM3_S2)?;
+    let problem = Problem::new(obs, t2);
+    let all = vec![true; obs.len()];
+    let mut best: Option<(f64, [f64; 6])> = None;
+    for GaussSolution {
+        r2_km: r2,
+        v2_km_s: v2,
+    } in candidates
+    {
+        let x0 = [r2[0], r2[1], r2[2], v2[0], v2[1], v2[2]];
+        let scored = match problem.solve(x0, &all, REFINE_ITERATIONS) {
+            Ok(run) => Some((run.rms, run.x)),
+            Err(_) => problem
+                .residuals(x0)
+                .ok()
+                .map(|r| (problem.weighted_rms(&r, &all), x0)),
+        };
+        if let Some((rms, x)) = scored
+            && best.is_none_or(|(b, _)| rms < b)
+        {
+            best = Some((rms, x));
+        }
+    }
+    best.map(|(_, x)| StateGcrf::from_array(t2, x))
+        .ok_or_else(|| OdError::Iod("no admissible root of the Gauss range polynomial".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_of_a_cubic() {
+        let roots = positive_roots(|x| (x - 7000.0) * (x - 9000.0) * (x + 1.0), 1000.0, 1e5);
+        assert_eq!(roots.len(), 2);
+        assert!((roots[0] - 7000.0).abs() < 1e-6 && (roots[1] - 9000.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,98 @@
+//! Orbit determination for kessler: time, frames, sites, propagation, optical measurement models, initial orbit
+//! determination, batch least squares and track association.
+//!
+//! The pieces and how they connect:
+//!
+//! - [`Epoch`] (hifitime) is the time type everywhere; UTC at the edges, TT/UT1 where the physics needs them.
+//! - [`StateGcrf`] is a Cartesian state (km, km/s) in GCRF. [`propagate`] / [`propagate_many`] move it with a
+//!   numerical two-body + J2..J6 model; [`Tle`] gives SGP4 states of catalog objects, converted from TEME with
+//!   [`teme_to_gcrf`].
+//! - [`Site`] is a WGS84 sensor site; [`topocentric_radec`] and [`predict_radec`] model what it sees ([`RaDec`],
+//!   geometric, light-time corrected, GCRF axes).
+//! - The detector turns a streak into a [`StreakMeasurement`]; [`link_tracklets`] chains the streaks of one sensor
+//!   into [`Tracklet`]s of oriented [`Observation`]s; [`correlate`] matches a tracklet with known orbits;
+//!   [`initial_orbit`] (Gauss) and [`fit_orbit`] (batch least squares) give an [`OrbitSolution`] for the rest.
+//!
+//! Frames use zero Earth orientation parameters (UT1 = UTC, no polar motion), see [`frames`].
+//!
+//! ```
+//! use kessler_od::{Epoch, FitConfig, Tle, fit_orbit, initial_orbit, Observation, Site, topocentric_radec};
+//!
+//! let tle = Tle::parse(
+//!     None,
+//!     "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
+//!     "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
+//! )?;
+//! let site = Site { lat_deg: 28.3, lon_deg: -16.51, alt_km: 2.39 };
+//! // Five exact angles over 40 s of a pass, then IOD and a fit.
+//! let t0 = Epoch::from_gregorian_utc(2006, 6, 26, 22, 1, 0, 0);
+//! let obs: Vec<Observation> = (0..5)
+//!     .map(|k| {
+//!         let t = t0 + kessler_od::Duration::from_seconds(10.0 * k as f64);
+//!         let radec = topocentric_radec(&site, t, |te| tle.state_gcrf(te).unwrap().r_km);
+//!         Observation {
+//!             id: format!("f{k}/s0/start"),
+//!             sensor_id: "tel".into(),
+//!             site,
+//!             epoch: t,
+//!             radec,
+//!             sigma_rad: 5.0 / 206_264.806,
+//!         }
+//!     })
+//!     .collect();
+//! let iod = initial_orbit(&obs)?;
+//! let fit = fit_orbit(&obs, &iod, &FitConfig::default())?;
+//! assert!(fit.rms_arcsec < 1.0);
+//! # Ok::<(), kessler_od::OdError>(())
+//! ```
+
+pub mod association;
+pub mod fit;
+pub mod frames;
+pub mod iod;
+mod linalg;
+pub mod measurement;
+pub mod propagator;
+pub mod site;
+pub mod tle;
+
+pub use association::{LinkConfig, Tracklet, correlate, link_tracklets};
+pub use fit::{FitConfig, OrbitSolution, fit_orbit};
+pub use frames::{itrf_to_gcrf_matrix, teme_to_gcrf};
+pub use hifitime::{Duration, Epoch};
+pub use iod::initial_orbit;
+pub use measurement::{Observation, RaDec, StreakMeasurement, predict_radec, topocentric_radec};
+pub use propagator::{StateGcrf, propagate, propagate_many};
+pub use site::Site;
+pub use tle::Tle;
+
+/// Errors of the orbit-determination crate.
+#[derive(Debug, thiserror::Error)]
+pub enum OdError {
+    /// Fewer measurements than the method needs.
+    #[error("too few observations: {got}, need at least {needed}")]
+    TooFewObservations {
+        /// How many were given.
+        got: usize,
+        /// The minimum the method needs.
+        needed: usize,
+    },
+    /// A state that cannot be propagated (non-finite, or inside the Earth's centre).
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+    /// The numerical integration failed (step size underflow, step budget, non-finite values).
+    #[error("propagation failed: {0}")]
+    Propagation(String),
+    /// Initial orbit determination found no admissible orbit.
+    #[error("initial orbit determination failed: {0}")]
+    Iod(String),
+    /// The least-squares normal matrix is singular: the observations do not determine the orbit.
+    #[error("orbit fit failed: {0}")]
+    Fit(String),
+    /// A TLE that does not parse or whose elements SGP4 rejects.
+    #[error("TLE: {0}")]
+    Tle(String),
+    /// SGP4 failed to propagate (e.g. the orbit decayed).
+    #[error("SGP4: {0}")]
+    Sgp4(String),
+}

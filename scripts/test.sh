@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The whole test suite on a machine with only the Rust toolchain: installs what the tests need (Mesa's lavapipe
+# Vulkan driver, the Tansu broker), starts Tansu on 127.0.0.1 on a free port with durable SQLite storage in a
+# temporary folder, checks formatting and lints, runs every test, and stops the broker whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+log "GPU: a Vulkan driver for wgpu (lavapipe runs Vulkan on the CPU where no GPU is present)"
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || ! ldconfig -p | grep -q libvulkan.so.1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1
+fi
+
+log "Kafka: the Tansu broker"
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v tansu >/dev/null 2>&1; then
+    # About 20 minutes on 2 cores; the binary is cached in ~/.cargo/bin for every later run.
+    cargo install tansu --locked --features dynostore,libsql
+fi
+
+broker_dir=$(mktemp -d -t kessler-broker.XXXXXX)
+broker_pid=""
+stop_broker() {
+    if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+        kill "$broker_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$broker_pid" 2>/dev/null || true
+    fi
+    rm -rf "$broker_dir"
+}
+trap stop_broker EXIT INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=""
+for _ in $(seq 50); do
+    candidate=$((20000 + RANDOM % 30000))
+    if port_free "$candidate"; then port=$candidate; break; fi
+done
+[ -n "$port" ] || { echo "no free port found on 127.0.0.1" >&2; exit 1; }
+
+log "starting Tansu on 127.0.0.1:$port (storage: $broker_dir/tansu.db)"
+# Tansu resolves a sqlite:// path against its working directory, so it runs inside the temporary folder.
+(cd "$broker_dir" && exec tansu broker \
+    --cluster-id kessler-test \
+    --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine "sqlite://tansu.db" \
+    >"$broker_dir/broker.log" 2>&1) &
+broker_pid=$!
+for _ in $(seq 100); do
+    if ! port_free "$port"; then break; fi
+    if ! kill -0 "$broker_pid" 2>/dev/null; then
+        echo "Tansu exited at start; its log:" >&2; cat "$broker_dir/broker.log" >&2; exit 1
+    fi
+    sleep 0.2
+done
+port_free "$port" && { echo "Tansu did not listen on $port within 20 s; its log:" >&2; cat "$broker_dir/broker.log" >&2; exit 1; }
+export KESSLER_TEST_BROKERS="127.0.0.1:$port"
+
+log "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "tests (broker at $KESSLER_TEST_BROKERS)"
+status=0
+cargo test --workspace --no-fail-fast || status=$?
+if [ "$status" != 0 ]; then
+    echo "--- the last 40 lines of the broker's log ---" >&2
+    tail -n 40 "$broker_dir/broker.log" >&2 || true
+fi
+exit "$status"

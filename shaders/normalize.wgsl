@@ -1,0 +1,77 @@
+// Stage 2 of the detector: normalization and thresholding.
+//
+// z = (p - bg) / sigma, with bg and sigma interpolated bilinearly between tile
+// centres (clamped at the outer half tiles), then clipped to [-clip_lo, clip_hi].
+// The clip is this pipeline's thresholding: a saturated star or a hot pixel adds at
+// most clip_hi to any line sum, so it cannot fake a streak in the line transform,
+// while a streak (many pixels at a few sigma) keeps nearly all of its signal.
+// Where a tile's sigma is not positive (a constant tile) z is 0.
+// CPU reference: `cpu::normalize` in detector/src/cpu.rs.
+
+// Shared by every detector shader; must match `Params` in detector/src/gpu.rs.
+struct Params {
+    width: u32,            // frame width, px
+    height: u32,           // frame height, px
+    tile: u32,             // tile side, px (tile * tile <= MAX_PIXELS)
+    tiles_x: u32,          // tiles per row
+    tiles_y: u32,          // tiles per column
+    iterations: u32,       // sigma-clipping rounds
+    clip_sigma: f32,       // clipping half-width, in sigma
+    var_correction: f32,   // sigma multiplier undoing the clipped-Gaussian bias
+    clip_lo: f32,          // lower clip of the normalized image, in sigma (positive)
+    clip_hi: f32,          // upper clip of the normalized image, in sigma
+    n_theta: u32,          // line-transform angles over [0, pi)
+    n_rho: u32,            // line-transform offsets, 1 px apart
+    rho_half: u32,         // offset index of rho = 0
+    min_samples: u32,      // minimum in-image samples of a line
+    snr_threshold: f32,    // peak threshold, S/N
+    nms_radius: u32,       // non-maximum suppression half-width, bins
+    capacity: u32,         // peak output capacity
+    psf_sigma: f32,        // Gaussian sigma of the PSF, px
+    kernel_radius: u32,    // half-width of the matched-filter kernel, px
+    line_variance: f32,    // variance of a line sum of the filtered image, per sample
+}
+
+// Uniform parameters of this frame.
+@group(0) @binding(0) var<uniform> params: Params;
+// Input frame, row-major, width x height, ADU.
+@group(0) @binding(1) var<storage, read> pixels: array<f32>;
+// Per tile (background mean ADU, noise sigma ADU), from background.wgsl.
+@group(0) @binding(2) var<storage, read> tile_stats: array<vec2<f32>>;
+// Output normalized, clipped image, row-major width x height, in sigma.
+@group(0) @binding(3) var<storage, read_write> z: array<f32>;
+
+// Tile-grid coordinate of pixel coordinate `p` along an axis of `count` tiles:
+// index of the lower tile centre and the weight of the upper one.
+fn grid_coord(p: u32, count: u32) -> vec2<f32> {
+    let g = clamp((f32(p) + 0.5) / f32(params.tile) - 0.5, 0.0, f32(count - 1u));
+    let i0 = min(floor(g), f32(count - 1u));
+    return vec2<f32>(i0, g - i0);
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x >= params.width || gid.y >= params.height) {
+        return;
+    }
+    let gx = grid_coord(gid.x, params.tiles_x);
+    let gy = grid_coord(gid.y, params.tiles_y);
+    let ix0 = u32(gx.x);
+    let iy0 = u32(gy.x);
+    let ix1 = min(ix0 + 1u, params.tiles_x - 1u);
+    let iy1 = min(iy0 + 1u, params.tiles_y - 1u);
+    let s00 = tile_stats[iy0 * params.tiles_x + ix0];
+    let s10 = tile_stats[iy0 * params.tiles_x + ix1];
+    let s01 = tile_stats[iy1 * params.tiles_x + ix0];
+    let s11 = tile_stats[iy1 * params.tiles_x + ix1];
+    let top = s00 + (s10 - s00) * gx.y;
+    let bottom = s01 + (s11 - s01) * gx.y;
+    let s = top + (bottom - top) * gy.y;
+
+    let i = gid.y * params.width + gid.x;
+    var v = 0.0;
+    if (s.y > 0.0) {
+        v = clamp((pixels[i] - s.x) / s.y, -params.clip_lo, params.clip_hi);
+    }
+    z[i] = v;
+}
