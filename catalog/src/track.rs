@@ -43,7 +43,7 @@ impl Default for TrackConfig {
 /// What happened to one tracklet.
 #[derive(Debug)]
 pub enum Outcome {
-    Stored(CatalogChange),
+    Stored(Box<CatalogChange>),
     /// Not stored: why (the streaks stay pending).
     Skipped {
         streak_ids: Vec<String>,
@@ -126,16 +126,15 @@ impl Tracker {
             Ok(s) => s,
             Err(e) => return Ok(skipped(format!("orbit determination failed: {e}"))),
         };
-        if !(solution.rms_arcsec <= self.config.max_rms_arcsec) {
+        if solution.rms_arcsec.is_nan() || solution.rms_arcsec > self.config.max_rms_arcsec {
             return Ok(skipped(format!(
                 "post-fit RMS {:.1} arcsec exceeds {:.1}",
                 solution.rms_arcsec, self.config.max_rms_arcsec
             )));
         }
-        Ok(Outcome::Stored(self.catalog.add_track(
-            object.as_deref(),
-            tracklet,
-            &solution,
-        )?))
+        let change = self
+            .catalog
+            .add_track(object.as_deref(), tracklet, &solution)?;
+        Ok(Outcome::Stored(Box::new(change)))
     }
 }

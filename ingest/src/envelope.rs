@@ -103,7 +103,7 @@ fn validate(frame: &Frame) -> Result<(), EnvelopeError> {
     Ok(())
 }
 
-fn take<'a>(bytes: &'a [u8], offset: usize, n: usize) -> Result<&'a [u8], EnvelopeError> {
+fn take(bytes: &[u8], offset: usize, n: usize) -> Result<&[u8], EnvelopeError> {
     bytes.get(offset..offset + n).ok_or(EnvelopeError::Short {
         len: bytes.len(),
         need: n,

@@ -267,7 +267,7 @@ pub fn parse_fits(
             .f64("EXPOSURE")?
             .ok_or_else(|| cards.missing("EXPTIME"))?,
     };
-    if !(exposure_s > 0.0) {
+    if exposure_s.is_nan() || exposure_s <= 0.0 {
         return Err(cards.bad("EXPTIME", "must be a positive number of seconds"));
     }
     let site = match (

@@ -22,6 +22,7 @@ use std::io::Write;
 use std::path::Path;
 
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, TanWcs, fits};
+use kessler_od::propagator::MU_KM3_S2;
 use kessler_od::{Duration, Epoch, Site, Tle, frames::itrf_to_gcrf_matrix, topocentric_radec};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -237,7 +238,6 @@ impl Target<'_> {
 
     /// Osculating orbital period, minutes (vis-viva, Vallado eq. 1-31, and Kepler's third law).
     fn period_min(&self, t: Epoch) -> Result<f64, SimError> {
-        const MU_KM3_S2: f64 = 398_600.4418;
         let s = self.tle.state_gcrf(t).map_err(|e| SimError::Propagation {
             norad: self.tle.norad_id(),
             at: t.to_string(),
@@ -350,7 +350,7 @@ fn plan_visits(scenario: &Scenario, targets: &[Target]) -> Result<Vec<Visit>, Si
         }
         visits.push(v);
     }
-    visits.sort_by(|a, b| a.start.cmp(&b.start));
+    visits.sort_by_key(|v| v.start);
     Ok(visits)
 }
 

@@ -131,7 +131,7 @@ async fn simulated_night_through_kafka_is_cataloged_within_bounds() {
     .await;
     let detect_stats = detect.await.unwrap().unwrap();
     assert_eq!(detect_stats.frames, frame_count);
-    assert_eq!(detect_stats.dead_letters, 0);
+    assert_eq!(detect_stats.dead_letters, 1);
     assert_eq!(track_stats.frames, frame_count);
 
     let catalog = Catalog::open(&db).unwrap();

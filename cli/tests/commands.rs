@@ -1,0 +1,92 @@
+//! The `kessler` binary as a user runs it against the real broker: simulate a few frames to FITS, publish the
+//! folder, run every stage until idle, and list the catalog.
+
+use std::process::Command;
+
+fn brokers() -> String {
+    std::env::var("KESSLER_TEST_BROKERS").expect(
+        "KESSLER_TEST_BROKERS is not set: this test needs a real Kafka broker; run scripts/test.sh, which starts Tansu",
+    )
+}
+
+fn kessler(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
+        .args(args)
+        .output()
+        .expect("the kessler binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kessler {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn simulate_publish_run_and_list_through_the_broker() {
+    let brokers = brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let night = dir.path().join("night");
+    let db = dir.path().join("catalog.db");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let namespace = format!("cli-{}-{}", std::process::id(), now.as_millis());
+
+    // The first 12 frames of the night: three visits of one LEO object.
+    kessler(&[
+        "simulate",
+        "--out",
+        night.to_str().unwrap(),
+        "--frames",
+        "12",
+        "--seed",
+        "3",
+    ]);
+    let fits = std::fs::read_dir(&night)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "fits")
+        })
+        .count();
+    assert_eq!(fits, 12);
+    // A broken file in the folder is reported and skipped; the others are published.
+    std::fs::write(night.join("broken.fits"), b"SIMPLE  =                    T").unwrap();
+    kessler(&[
+        "publish",
+        "--brokers",
+        &brokers,
+        "--namespace",
+        &namespace,
+        night.to_str().unwrap(),
+    ]);
+    kessler(&[
+        "run",
+        "--brokers",
+        &brokers,
+        "--namespace",
+        &namespace,
+        "--stage",
+        "all",
+        "--db",
+        db.to_str().unwrap(),
+        "--exit-when-idle",
+        "20",
+    ]);
+    let listed: serde_json::Value = serde_json::from_str(&kessler(&[
+        "catalog",
+        "list",
+        "--json",
+        "--db",
+        db.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let objects = listed.as_array().expect("a JSON array");
+    assert_eq!(objects.len(), 1, "{listed}");
+    assert_eq!(objects[0]["observations"], 24, "{listed}");
+    assert!(
+        objects[0]["orbit"]["rms_arcsec"].as_f64().unwrap() < 30.0,
+        "{listed}"
+    );
+}
