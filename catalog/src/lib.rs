@@ -43,16 +43,17 @@ pub enum CatalogError {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS frames (
-    frame_id TEXT PRIMARY KEY,
     sensor_id TEXT NOT NULL,
+    frame_id TEXT NOT NULL,
     streaks INTEGER NOT NULL,
     detections TEXT NOT NULL,
-    recorded_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    recorded_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    PRIMARY KEY (sensor_id, frame_id)
 );
 CREATE TABLE IF NOT EXISTS streaks (
     id TEXT PRIMARY KEY,
-    frame_id TEXT NOT NULL REFERENCES frames(frame_id),
     sensor_id TEXT NOT NULL,
+    frame_id TEXT NOT NULL,
     start_tai_s REAL NOT NULL,
     measurement TEXT NOT NULL,
     track_id TEXT REFERENCES tracks(id)
@@ -89,7 +90,8 @@ CREATE TABLE IF NOT EXISTS history (
     at_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     object_id TEXT NOT NULL,
     change TEXT NOT NULL,
-    detail TEXT NOT NULL
+    detail TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0
 );
 ";
 
@@ -109,14 +111,22 @@ pub struct ObjectSummary {
     pub orbit: OrbitSolution,
 }
 
-/// One catalog change, as it goes to the `kessler.catalog` topic.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Schema version of [`CatalogChange`].
+pub const CHANGE_SCHEMA_VERSION: u32 = 1;
+
+/// One catalog change: a row of the history, and a message on the `kessler.catalog` topic (JSON, key = object id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogChange {
     pub schema_version: u32,
+    /// Catalog id of the object.
     pub object_id: String,
-    /// `created` or `refined`.
+    /// `created` (a new candidate object) or `refined` (a track added to a known object).
     pub change: String,
+    /// The track that caused the change (the id of its first streak).
     pub track_id: String,
+    /// Observations the track added.
+    pub observations: usize,
+    /// The object's orbit after the change (GCRF state at its epoch, covariance in km and km/s).
     pub orbit: OrbitSolution,
 }
 
@@ -265,7 +275,12 @@ impl Catalog {
                 )
             }
             None => {
-                let n: i64 = tx.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0))?;
+                // The highest number so far, not the count: ids stay unique when objects are removed or merged.
+                let n: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0) FROM objects",
+                    [],
+                    |r| r.get(0),
+                )?;
                 let id = format!("K{:05}", n + 1);
                 tx.execute(
                     "INSERT INTO objects (id, status) VALUES (?1, 'candidate')",
@@ -306,19 +321,48 @@ impl Catalog {
             "INSERT INTO orbits (object_id, solution) VALUES (?1, ?2)",
             params![object_id, orbit],
         )?;
-        let detail = serde_json::json!({ "track_id": track_id, "observations": tracklet.observations.len(), "rms_arcsec": solution.rms_arcsec });
-        tx.execute(
-            "INSERT INTO history (object_id, change, detail) VALUES (?1, ?2, ?3)",
-            params![object_id, change, detail.to_string()],
-        )?;
-        tx.commit()?;
-        Ok(CatalogChange {
-            schema_version: 1,
-            object_id,
+        let change = CatalogChange {
+            schema_version: CHANGE_SCHEMA_VERSION,
+            object_id: object_id.clone(),
             change: change.to_string(),
             track_id,
+            observations: tracklet.observations.len(),
             orbit: solution.clone(),
+        };
+        let detail = serde_json::to_string(&change).expect("a catalog change always serialises");
+        tx.execute(
+            "INSERT INTO history (object_id, change, detail) VALUES (?1, ?2, ?3)",
+            params![object_id, change.change, detail],
+        )?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    /// Changes not yet acknowledged by the `kessler.catalog` topic (an outbox: a change is committed with its
+    /// track, and published afterwards, so a crash in between delays it but never loses it), oldest first, with
+    /// their history sequence numbers.
+    pub fn unpublished_changes(&self) -> Result<Vec<(i64, CatalogChange)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, detail FROM history WHERE published = 0 ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|row| {
+            let (seq, json) = row?;
+            let change = serde_json::from_str(&json).map_err(|source| CatalogError::Json {
+                table: "history",
+                id: seq.to_string(),
+                source,
+            })?;
+            Ok((seq, change))
         })
+        .collect()
+    }
+
+    /// Mark a change as acknowledged by the catalog topic.
+    pub fn mark_published(&mut self, seq: i64) -> Result<(), CatalogError> {
+        self.conn
+            .execute("UPDATE history SET published = 1 WHERE seq = ?1", [seq])?;
+        Ok(())
     }
 
     /// Every object with its latest orbit, by id.

@@ -8,6 +8,8 @@
 //! becomes a new candidate object. Fits whose residual RMS is implausible are not stored: their streaks stay
 //! pending.
 
+use std::collections::HashSet;
+
 use kessler_od::{
     FitConfig, LinkConfig, OrbitSolution, StateGcrf, Tracklet, correlate, fit_orbit, initial_orbit,
     link_tracklets,
@@ -55,11 +57,18 @@ pub enum Outcome {
 pub struct Tracker {
     pub catalog: Catalog,
     pub config: TrackConfig,
+    /// Tracklets (by member streak ids) already tried and not stored: they are tried again only once they change,
+    /// so a tracklet that cannot be fitted costs one attempt, not one per incoming frame.
+    skipped: HashSet<Vec<String>>,
 }
 
 impl Tracker {
     pub fn new(catalog: Catalog, config: TrackConfig) -> Tracker {
-        Tracker { catalog, config }
+        Tracker {
+            catalog,
+            config,
+            skipped: HashSet::new(),
+        }
     }
 
     /// Link, correlate and fit the pending streaks of every sensor; `flush` also processes tracklets that could
@@ -80,8 +89,12 @@ impl Tracker {
                     .map(|o| o.epoch)
                     .unwrap_or(newest);
                 let closed = (newest - last).to_seconds() > self.config.link.max_gap_s;
-                if flush || closed {
-                    outcomes.push(self.store(&tracklet)?);
+                if (flush || closed) && !self.skipped.contains(&tracklet.streak_ids) {
+                    let outcome = self.store(&tracklet)?;
+                    if let Outcome::Skipped { streak_ids, .. } = &outcome {
+                        self.skipped.insert(streak_ids.clone());
+                    }
+                    outcomes.push(outcome);
                 }
             }
         }

@@ -9,11 +9,12 @@ use anyhow::{Context, Result};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::Detector;
-use kessler_detector::eval::{Score, TruthRow, score_frame};
+use kessler_detector::eval::{Score, score_frame};
 use kessler_detector::message::Detections;
+use kessler_ingest::dataset::TruthRow;
 use kessler_ingest::transport::InProcessSink;
 use kessler_od::Tle;
-use kessler_sim::{Scenario, TruthStreak};
+use kessler_sim::Scenario;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -52,22 +53,6 @@ pub struct DemoReport {
     pub max_position_error_km: f64,
     pub adapter: String,
     pub objects: Vec<ObjectReport>,
-}
-
-/// Truth rows in the scoring form.
-pub fn truth_rows(truth: &[TruthStreak]) -> Vec<TruthRow> {
-    truth
-        .iter()
-        .map(|t| TruthRow {
-            frame: t.frame.clone(),
-            x1: t.x1,
-            y1: t.y1,
-            x2: t.x2,
-            y2: t.y2,
-            snr: t.snr,
-            object_id: t.object_id.clone(),
-        })
-        .collect()
 }
 
 /// Score a catalog (its recorded detections and its orbits) against the truth of the frames it saw.
@@ -202,10 +187,5 @@ pub async fn run(detector: Detector, options: &DemoOptions) -> Result<DemoReport
     let detect_stats = detect.await??;
     let (track_stats, tracker) = track.await??;
     tracing::info!(?detect_stats, ?track_stats, "stages finished");
-    evaluate(
-        &tracker.catalog,
-        &truth_rows(&night.truth),
-        &night.objects,
-        &adapter,
-    )
+    evaluate(&tracker.catalog, &night.truth, &night.objects, &adapter)
 }

@@ -238,12 +238,24 @@ async fn run(
     } else {
         None
     };
-    if let Some(detect) = detect {
-        let stats = detect.await??;
+    // Both stages are awaited together, so a failure of either is reported at once.
+    let detect = async {
+        match detect {
+            Some(handle) => Some(handle.await?).transpose(),
+            None => Ok(None),
+        }
+    };
+    let track = async {
+        match track {
+            Some(handle) => Some(handle.await?).transpose(),
+            None => Ok(None),
+        }
+    };
+    let (detect, track) = tokio::try_join!(detect, track)?;
+    if let Some(stats) = detect {
         eprintln!("detect stage: {}", serde_json::to_string(&stats)?);
     }
-    if let Some(track) = track {
-        let (stats, _) = track.await??;
+    if let Some((stats, _)) = track {
         eprintln!("track stage: {}", serde_json::to_string(&stats)?);
     }
     Ok(())

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use kessler_catalog::Catalog;
 use kessler_catalog::track::{Outcome, Tracker};
 use kessler_detector::message::{Detections, SCHEMA_VERSION};
 use kessler_detector::{Detector, measure};
+use kessler_ingest::transport::Position;
 use kessler_ingest::transport::{CATALOG_TOPIC, DEADLETTER_TOPIC, DETECTIONS_TOPIC, FRAMES_TOPIC};
 use kessler_ingest::{Frame, Message, Sink, Source, envelope};
 use serde::Serialize;
@@ -60,14 +62,23 @@ impl Topics {
     }
 }
 
-/// A dead letter: the message a stage could not process and why. The original payload is kept, hex-encoded.
+/// Most payload bytes kept in a dead letter: enough to see what arrived, small enough that a dead letter always
+/// fits the broker's message limit whatever came in.
+const DEAD_LETTER_PAYLOAD_BYTES: usize = 4096;
+
+/// A dead letter: the message a stage could not process, where it came from, and why.
 #[derive(Debug, Serialize)]
 struct DeadLetter<'a> {
     schema_version: u32,
     stage: &'a str,
+    /// Where the message was: topic, partition and offset for Kafka.
+    position: String,
     key: &'a str,
     reason: String,
-    payload_hex: String,
+    payload_bytes: usize,
+    payload_crc32c: u32,
+    /// The first [`DEAD_LETTER_PAYLOAD_BYTES`] bytes of the payload, hex.
+    payload_head_hex: String,
 }
 
 async fn dead_letter(
@@ -77,14 +88,25 @@ async fn dead_letter(
     message: &Message,
     reason: String,
 ) -> Result<()> {
-    tracing::warn!(stage, key = message.key, %reason, "message sent to the dead-letter topic");
-    let payload_hex = message.payload.iter().map(|b| format!("{b:02x}")).collect();
+    let position = match &message.position {
+        Position::Kafka {
+            topic,
+            partition,
+            offset,
+        } => format!("{topic}/{partition}@{offset}"),
+        Position::InProcess => "in-process".to_string(),
+    };
+    tracing::warn!(stage, key = message.key, position, %reason, "message sent to the dead-letter topic");
+    let head = &message.payload[..message.payload.len().min(DEAD_LETTER_PAYLOAD_BYTES)];
     let letter = DeadLetter {
         schema_version: 1,
         stage,
+        position,
         key: &message.key,
         reason,
-        payload_hex,
+        payload_bytes: message.payload.len(),
+        payload_crc32c: crc32c::crc32c(&message.payload),
+        payload_head_hex: head.iter().map(|b| format!("{b:02x}")).collect(),
     };
     let json = serde_json::to_vec(&letter).expect("a dead letter always serialises");
     sink.send(&topics.deadletter, &message.key, json)
@@ -128,6 +150,8 @@ pub async fn publish_frames(
 pub struct DetectStats {
     pub frames: usize,
     pub streaks: usize,
+    /// Frames whose streaks could not be put on the sky (no WCS or no site): published without measurements.
+    pub frames_without_sky: usize,
     pub dead_letters: usize,
 }
 
@@ -170,13 +194,19 @@ pub async fn detect_stage(
             Err(e) => Err(format!("bad frame envelope: {e}")),
             Ok(frame) => {
                 let detector = detector.clone();
-                tokio::task::spawn_blocking(move || detect_frame(&detector, &frame)).await?
+                // A panic in the detector is this frame's problem, not the worker's: dead-letter it and go on.
+                tokio::task::spawn_blocking(move || detect_frame(&detector, &frame))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the detector failed on this frame: {e}")))
             }
         };
         match result {
             Ok(detections) => {
                 stats.frames += 1;
                 stats.streaks += detections.streaks.len();
+                if detections.measurements.len() < detections.streaks.len() {
+                    stats.frames_without_sky += 1;
+                }
                 sink.send(
                     &topics.detections,
                     &detections.sensor_id,
@@ -205,12 +235,7 @@ pub struct TrackStats {
     pub dead_letters: usize,
 }
 
-async fn publish_outcomes(
-    sink: &impl Sink,
-    topics: &Topics,
-    outcomes: Vec<Outcome>,
-    stats: &mut TrackStats,
-) -> Result<()> {
+fn count_outcomes(outcomes: Vec<Outcome>, stats: &mut TrackStats) {
     for outcome in outcomes {
         match outcome {
             Outcome::Stored(change) => {
@@ -221,14 +246,21 @@ async fn publish_outcomes(
                     rms_arcsec = change.orbit.rms_arcsec,
                     "catalog updated"
                 );
-                let json = serde_json::to_vec(&change).expect("a catalog change always serialises");
-                sink.send(&topics.catalog, &change.object_id, json).await?;
             }
             Outcome::Skipped { streak_ids, reason } => {
                 stats.tracklets_skipped += 1;
                 tracing::info!(?streak_ids, %reason, "tracklet left pending");
             }
         }
+    }
+}
+
+/// Send the catalog's unpublished changes to the catalog topic, marking each once acknowledged.
+async fn publish_changes(sink: &impl Sink, topics: &Topics, catalog: &mut Catalog) -> Result<()> {
+    for (seq, change) in catalog.unpublished_changes()? {
+        let json = serde_json::to_vec(&change).expect("a catalog change always serialises");
+        sink.send(&topics.catalog, &change.object_id, json).await?;
+        catalog.mark_published(seq)?;
     }
     Ok(())
 }
@@ -243,7 +275,9 @@ pub async fn track_stage(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(TrackStats, Tracker)> {
     let mut stats = TrackStats::default();
-    let mut tracker = Some(tracker);
+    let mut tracker = tracker;
+    // Changes committed before a crash but never acknowledged by the catalog topic go out first.
+    publish_changes(&sink, &topics, &mut tracker.catalog).await?;
     while let Some(message) = next(&mut source, &mut shutdown).await? {
         let detections = match Detections::from_json(&message.payload) {
             Ok(d) => d,
@@ -254,42 +288,44 @@ pub async fn track_stage(
                 continue;
             }
         };
-        let mut t = tracker
-            .take()
-            .expect("the tracker is back after each message");
         let json = String::from_utf8_lossy(&message.payload).into_owned();
-        let (t, recorded) = tokio::task::spawn_blocking(move || {
-            let recorded = t
-                .catalog
-                .record_frame(
-                    &detections.frame_id,
-                    &detections.sensor_id,
-                    &detections.measurements,
-                    &json,
-                )
-                .and_then(|new| Ok((new, t.process(false)?)));
-            (t, recorded)
+        let (t, recorded) = with_tracker(tracker, move |t| {
+            let new = t.catalog.record_frame(
+                &detections.frame_id,
+                &detections.sensor_id,
+                &detections.measurements,
+                &json,
+            )?;
+            Ok::<_, kessler_catalog::CatalogError>((new, t.process(false)?))
         })
         .await?;
-        tracker = Some(t);
+        tracker = t;
         let (new, outcomes) = recorded?;
         if new {
             stats.frames += 1;
         } else {
             stats.replayed_frames += 1;
         }
-        publish_outcomes(&sink, &topics, outcomes, &mut stats).await?;
+        count_outcomes(outcomes, &mut stats);
+        publish_changes(&sink, &topics, &mut tracker.catalog).await?;
         source.done(&message)?;
     }
-    let mut t = tracker
-        .take()
-        .expect("the tracker is back after each message");
-    let (t, outcomes) = tokio::task::spawn_blocking(move || {
-        let outcomes = t.process(true);
-        (t, outcomes)
-    })
-    .await?;
-    publish_outcomes(&sink, &topics, outcomes?, &mut stats).await?;
+    let (t, outcomes) = with_tracker(tracker, |t| t.process(true)).await?;
+    tracker = t;
+    count_outcomes(outcomes?, &mut stats);
+    publish_changes(&sink, &topics, &mut tracker.catalog).await?;
     source.close()?;
-    Ok((stats, t))
+    Ok((stats, tracker))
+}
+
+/// Run `work` on the tracker on a blocking thread (orbit fits stay off the receive loop) and hand the tracker back.
+async fn with_tracker<R: Send + 'static>(
+    mut tracker: Tracker,
+    work: impl FnOnce(&mut Tracker) -> R + Send + 'static,
+) -> Result<(Tracker, R)> {
+    Ok(tokio::task::spawn_blocking(move || {
+        let result = work(&mut tracker);
+        (tracker, result)
+    })
+    .await?)
 }

@@ -1,6 +1,7 @@
 //! Scoring detections against truth (DESIGN.md, "Recorded datasets"): a detection matches a truth streak when the
 //! two lines agree within 2 degrees in angle and 3 px in perpendicular offset over their overlap.
 
+use kessler_ingest::dataset::TruthRow;
 use serde::{Deserialize, Serialize};
 
 use crate::Streak;
@@ -9,71 +10,6 @@ use crate::Streak;
 pub const MATCH_ANGLE_DEG: f64 = 2.0;
 /// Largest perpendicular offset between matching lines over their overlap, px.
 pub const MATCH_OFFSET_PX: f64 = 3.0;
-
-/// One row of `truth.csv`: `frame,x1,y1,x2,y2,snr,object_id` (pixels 0-based, x = column).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TruthRow {
-    pub frame: String,
-    pub x1: f64,
-    pub y1: f64,
-    pub x2: f64,
-    pub y2: f64,
-    pub snr: f64,
-    pub object_id: String,
-}
-
-/// Why a truth file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum TruthError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}, line {line}: {problem}")]
-    Row {
-        path: String,
-        line: usize,
-        problem: String,
-    },
-}
-
-/// Parse `truth.csv` text (`path` names it in errors).
-pub fn parse_truth(path: &str, text: &str) -> Result<Vec<TruthRow>, TruthError> {
-    let mut rows = vec![];
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |problem: String| TruthError::Row {
-            path: path.into(),
-            line: i + 1,
-            problem,
-        };
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 7 {
-            return Err(bad(format!(
-                "{} fields, expected 7 (frame,x1,y1,x2,y2,snr,object_id)",
-                f.len()
-            )));
-        }
-        let num = |k: usize, name: &str| {
-            f[k].trim()
-                .parse::<f64>()
-                .map_err(|_| bad(format!("{name} '{}' is not a number", f[k])))
-        };
-        rows.push(TruthRow {
-            frame: f[0].trim().into(),
-            x1: num(1, "x1")?,
-            y1: num(2, "y1")?,
-            x2: num(3, "x2")?,
-            y2: num(4, "y2")?,
-            snr: num(5, "snr")?,
-            object_id: f[6].trim().into(),
-        });
-    }
-    Ok(rows)
-}
 
 /// Whether a detected streak matches a truth streak (see the module doc).
 pub fn matches(d: &Streak, t: &TruthRow) -> bool {
@@ -182,20 +118,5 @@ mod tests {
             !matches(&streak(10.0, 10.0, 210.0, 120.0), &t),
             "2.2 degrees off"
         );
-    }
-
-    #[test]
-    fn truth_csv_parses_and_errors_name_the_line() {
-        let rows = parse_truth(
-            "t.csv",
-            "frame,x1,y1,x2,y2,snr,object_id\nf1,1,2,3,4,5.5,28057\nf2,1,2,3,4,5,\n",
-        )
-        .unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].object_id, "");
-        let err = parse_truth("t.csv", "header\nf1,1,x,3,4,5,1\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("t.csv, line 2") && err.contains("y1"), "{err}");
     }
 }

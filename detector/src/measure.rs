@@ -46,7 +46,8 @@ pub fn streak_measurement(
     let [[a, b], [c, d]] = wcs.cd_deg;
     let scale_deg = (a * d - b * c).abs().sqrt();
     Ok(StreakMeasurement {
-        id: format!("{}/s{index}", header.frame_id),
+        // Frame ids are file stems: unique per sensor, not across sensors.
+        id: format!("{}/{}/s{index}", header.sensor_id, header.frame_id),
         frame_id: header.frame_id.clone(),
         sensor_id: header.sensor_id.clone(),
         site: Site {
@@ -94,7 +95,7 @@ mod tests {
             width_px: 2.8,
         };
         let m = streak_measurement(&header, &streak, 3).unwrap();
-        assert_eq!(m.id, "f7/s3");
+        assert_eq!(m.id, "ogs/f7/s3");
         assert!(
             (m.a.ra_rad.to_degrees() - 200.0).abs() < 1e-9
                 && (m.a.dec_rad.to_degrees() - 10.0).abs() < 1e-9

@@ -12,10 +12,10 @@
 //! | width x height x size | pixels, row-major |
 //! | 4 | CRC32C of every byte before it |
 //!
-//! Integer-valued frames (CCD counts) travel as u16, half the size of f32. Frames larger than the broker's message
-//! limit are refused with [`EnvelopeError::TooLarge`]; chunking is issue #5.
+//! Integer-valued frames (CCD counts) travel as u16, half the size of f32. Frames travel whole: one larger than the
+//! producer's message limit ([`crate::kafka::MAX_MESSAGE_BYTES`]) is refused when sent; chunking is issue #5.
 
-use crate::frame::{Frame, FrameHeader};
+use crate::frame::{Frame, FrameHeader, fits_in_u16};
 
 const MAGIC: &[u8; 4] = b"KSLF";
 const VERSION: u16 = 1;
@@ -48,24 +48,21 @@ pub enum EnvelopeError {
         width: u32,
         height: u32,
     },
+    #[error("frame {frame_id}: header field {field}: {problem}")]
+    BadField {
+        frame_id: String,
+        field: &'static str,
+        problem: String,
+    },
     #[error("frame {frame_id}: pixel {index} is not finite")]
     NotFinite { frame_id: String, index: usize },
-    #[error("frame {frame_id}: envelope of {bytes} bytes exceeds the {limit}-byte message limit")]
-    TooLarge {
-        frame_id: String,
-        bytes: usize,
-        limit: usize,
-    },
 }
 
 /// Encode a frame; fails when the pixel count does not match the header or a pixel is NaN/infinite.
 pub fn encode(frame: &Frame) -> Result<Vec<u8>, EnvelopeError> {
     validate(frame)?;
     let header = serde_json::to_vec(&frame.header).expect("a frame header always serialises");
-    let as_u16 = frame
-        .pixels
-        .iter()
-        .all(|&v| v.fract() == 0.0 && (0.0..=65535.0).contains(&v));
+    let as_u16 = fits_in_u16(&frame.pixels);
     let size = if as_u16 { 2 } else { 4 };
     let mut out = Vec::with_capacity(15 + header.len() + frame.pixels.len() * size);
     out.extend_from_slice(MAGIC);
@@ -86,6 +83,20 @@ pub fn encode(frame: &Frame) -> Result<Vec<u8>, EnvelopeError> {
 
 fn validate(frame: &Frame) -> Result<(), EnvelopeError> {
     let h = &frame.header;
+    let header = |field, problem: &str| EnvelopeError::BadField {
+        frame_id: h.frame_id.clone(),
+        field,
+        problem: problem.into(),
+    };
+    if h.frame_id.is_empty() {
+        return Err(header("frame_id", "empty"));
+    }
+    if h.sensor_id.is_empty() {
+        return Err(header("sensor_id", "empty"));
+    }
+    if !h.exposure_s.is_finite() || h.exposure_s <= 0.0 {
+        return Err(header("exposure_s", "must be a positive number of seconds"));
+    }
     if frame.pixels.len() != h.pixel_count() {
         return Err(EnvelopeError::Size {
             frame_id: h.frame_id.clone(),
@@ -137,7 +148,13 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, EnvelopeError> {
     let type_at = 10 + header_len;
     let kind = take(bytes, type_at, 1)?[0];
     let n = header.pixel_count();
-    let data = &bytes[type_at + 1..body_len];
+    let data = bytes
+        .get(type_at + 1..body_len)
+        .ok_or(EnvelopeError::Short {
+            len: bytes.len(),
+            need: 1,
+            offset: type_at,
+        })?;
     let pixels: Vec<f32> = match kind {
         PIXELS_U16 => data
             .chunks_exact(2)

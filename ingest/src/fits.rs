@@ -11,7 +11,7 @@ use std::path::Path;
 
 use hifitime::Epoch;
 
-use crate::frame::{Frame, FrameHeader, GeodeticSite};
+use crate::frame::{Frame, FrameHeader, GeodeticSite, fits_in_u16};
 use crate::wcs::TanWcs;
 
 const BLOCK: usize = 2880;
@@ -27,6 +27,8 @@ pub enum FitsError {
     },
     #[error("{path}: not a FITS file (no SIMPLE card at offset 0)")]
     NotFits { path: String },
+    #[error("{path}: header card at byte offset {offset} is not ASCII")]
+    NotAscii { path: String, offset: usize },
     #[error("{path}: header has no END card before byte offset {offset}")]
     NoEnd { path: String, offset: usize },
     #[error("{path}: keyword {keyword}: {problem}")]
@@ -103,7 +105,14 @@ fn parse_header(path: &str, bytes: &[u8]) -> Result<(Cards, usize), FitsError> {
                 offset,
             });
         }
-        let card = String::from_utf8_lossy(&bytes[offset..offset + CARD]).into_owned();
+        let raw = &bytes[offset..offset + CARD];
+        if !raw.is_ascii() {
+            return Err(FitsError::NotAscii {
+                path: path.into(),
+                offset,
+            });
+        }
+        let card = String::from_utf8_lossy(raw).into_owned();
         offset += CARD;
         let key = card[..8].trim_end().to_string();
         if key == "END" {
@@ -267,7 +276,7 @@ pub fn parse_fits(
             .f64("EXPOSURE")?
             .ok_or_else(|| cards.missing("EXPTIME"))?,
     };
-    if exposure_s.is_nan() || exposure_s <= 0.0 {
+    if !exposure_s.is_finite() || exposure_s <= 0.0 {
         return Err(cards.bad("EXPTIME", "must be a positive number of seconds"));
     }
     let site = match (
@@ -320,10 +329,7 @@ pub fn iso_utc(t: Epoch) -> String {
 /// when every value is an integer in 0..=65535, else as 32-bit floats.
 pub fn encode_fits(frame: &Frame) -> Vec<u8> {
     let h = &frame.header;
-    let as_u16 = frame
-        .pixels
-        .iter()
-        .all(|&v| v.fract() == 0.0 && (0.0..=65535.0).contains(&v));
+    let as_u16 = fits_in_u16(&frame.pixels);
     let mut cards = vec![
         card("SIMPLE", "T", "conforms to FITS standard"),
         card(

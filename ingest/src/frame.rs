@@ -55,3 +55,10 @@ pub struct Frame {
     pub header: FrameHeader,
     pub pixels: Vec<f32>,
 }
+
+/// Whether every pixel is an integer in 0..=65535, so the frame can be stored as unsigned 16-bit without loss.
+pub fn fits_in_u16(pixels: &[f32]) -> bool {
+    pixels
+        .iter()
+        .all(|&v| v.fract() == 0.0 && (0.0..=65535.0).contains(&v))
+}

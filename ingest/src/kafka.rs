@@ -56,7 +56,8 @@ pub async fn ensure_topics(
     Ok(())
 }
 
-/// A producer whose `send` waits for the broker's acknowledgement (`acks=all`, idempotent).
+/// A producer whose `send` waits for the broker's acknowledgement (`acks=all`). Retries may duplicate a message;
+/// consumers are idempotent by id.
 pub struct KafkaSink {
     producer: FutureProducer,
 }

@@ -4,6 +4,7 @@
 //! - [`Frame`] / [`FrameHeader`]: pixels (row-major f32 ADU) with sensor, site, exposure start (UTC) and length, and
 //!   the [`TanWcs`] that maps pixels to ICRS right ascension and declination.
 //! - [`fits`]: read the first image HDU of a FITS file into a frame; write a frame as FITS.
+//! - [`dataset`]: recorded datasets' `truth.csv`.
 //! - [`envelope`]: the versioned binary form of a frame on the `kessler.frames` topic, with a CRC32C.
 //! - [`transport`]: [`Source`] and [`Sink`], implemented by bounded in-process queues and by [`kafka`].
 //!
@@ -28,6 +29,7 @@
 //! assert_eq!(envelope::decode(&bytes).unwrap(), frame);
 //! ```
 
+pub mod dataset;
 pub mod envelope;
 pub mod fits;
 pub mod frame;

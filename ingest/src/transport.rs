@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -25,12 +24,8 @@ pub const DEADLETTER_TOPIC: &str = "kessler.deadletter";
 pub enum TransportError {
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("no queue for topic {0}")]
-    UnknownTopic(String),
     #[error("the receiving stage of topic {0} has stopped")]
     Closed(String),
-    #[error("timed out after {0:?} waiting for the broker to acknowledge")]
-    Timeout(Duration),
 }
 
 /// Where a message came from, so that [`Source::done`] can record its progress.

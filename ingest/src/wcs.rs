@@ -19,7 +19,8 @@ pub struct TanWcs {
 
 impl TanWcs {
     /// A projection centred on (`ra_deg`, `dec_deg`) at pixel (`cx`, `cy`) (0-based), `scale_deg` per pixel,
-    /// north up and east left (RA increasing to the left, as the sky is seen), rotated by `rot_deg`.
+    /// north up and east left (RA increasing to the left, as the sky is seen), rotated by `rot_deg`
+    /// (the opposite sign of FITS CROTA2: `centred(.., rot)` equals CDELT/CROTA2 = -rot).
     pub fn centred(
         ra_deg: f64,
         dec_deg: f64,

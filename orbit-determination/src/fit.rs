@@ -98,7 +98,7 @@ pub fn fit_orbit(
     let mut run = problem.solve(start.to_array(), &accepted, cfg.max_iterations)?;
     let mut iterations = run.iterations;
     for _ in 1..MAX_EDIT_ROUNDS {
-        let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma);
+        let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma, run.rms);
         if edited == accepted || edited.iter().filter(|a| **a).count() < 3 {
             break;
         }
@@ -302,16 +302,9 @@ impl<'a> Problem<'a> {
         })
     }
 
-    /// Accepted flags after k-sigma editing of `residuals`.
-    fn edit(&self, residuals: &[[f64; 2]], k_sigma: f64) -> Vec<bool> {
-        let n = residuals.len() as f64;
-        let norm_rms = (residuals
-            .iter()
-            .enumerate()
-            .map(|(i, r)| self.weight(i) * (r[0] * r[0] + r[1] * r[1]))
-            .sum::<f64>()
-            / (2.0 * n))
-            .sqrt();
+    /// Accepted flags after k-sigma editing of `residuals`; `norm_rms` is the weighted RMS of the observations
+    /// accepted so far (rejected ones must not widen the limit that judges them).
+    fn edit(&self, residuals: &[[f64; 2]], k_sigma: f64, norm_rms: f64) -> Vec<bool> {
         let limit = k_sigma * norm_rms.max(1.0);
         residuals
             .iter()

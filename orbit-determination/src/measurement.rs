@@ -49,7 +49,7 @@ impl RaDec {
 /// One optical measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
-    /// Unique, stable id (e.g. `"<frame_id>/s<k>/start"`); makes catalog writes idempotent.
+    /// Unique, stable id (e.g. `"<sensor_id>/<frame_id>/s<k>/start"`); makes catalog writes idempotent.
     pub id: String,
     /// Sensor that took it.
     pub sensor_id: String,
@@ -66,7 +66,7 @@ pub struct Observation {
 /// A streak seen in one frame; the direction of motion is unknown: endpoint `a` or `b` may be the start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreakMeasurement {
-    /// Unique id, e.g. `"<frame_id>/s<k>"`.
+    /// Unique id, e.g. `"<sensor_id>/<frame_id>/s<k>"`.
     pub id: String,
     /// Frame it was found in.
     pub frame_id: String,

@@ -18,9 +18,9 @@
 //! kessler_sim::write_dataset(std::path::Path::new("night"), &scenario, &night).unwrap();
 //! ```
 
-use std::io::Write;
 use std::path::Path;
 
+use kessler_ingest::dataset::{TruthRow, write_truth};
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, TanWcs, fits};
 use kessler_od::propagator::MU_KM3_S2;
 use kessler_od::{Duration, Epoch, Site, Tle, frames::itrf_to_gcrf_matrix, topocentric_radec};
@@ -130,24 +130,10 @@ impl Default for Scenario {
     }
 }
 
-/// One true streak, in the `truth.csv` format of DESIGN.md: pixels 0-based, (x1, y1) at exposure start.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TruthStreak {
-    pub frame: String,
-    pub x1: f64,
-    pub y1: f64,
-    pub x2: f64,
-    pub y2: f64,
-    /// Integrated matched-filter S/N along the streak.
-    pub snr: f64,
-    /// NORAD catalog number of the object.
-    pub object_id: String,
-}
-
 /// The simulated night: frames in time order, the true streaks, and the objects.
 pub struct Night {
     pub frames: Vec<Frame>,
-    pub truth: Vec<TruthStreak>,
+    pub truth: Vec<TruthRow>,
     pub objects: Vec<Tle>,
 }
 
@@ -424,7 +410,7 @@ fn render(
     exposure_s: f64,
     pointing_deg: (f64, f64),
     target: Option<(&Target, f64)>,
-) -> Result<(Frame, Option<TruthStreak>), SimError> {
+) -> Result<(Frame, Option<TruthRow>), SimError> {
     let (w, h) = (scenario.width as usize, scenario.height as usize);
     let rotation = rng.random_range(-180.0..180.0);
     let wcs = TanWcs::centred(
@@ -475,7 +461,7 @@ fn render(
                 .expect("the object is near the pointing");
             deposit(&mut signal, w, h, x, y, f * length / samples as f64, sigma);
         }
-        streak = Some(TruthStreak {
+        streak = Some(TruthRow {
             frame: frame_id.clone(),
             x1,
             y1,
@@ -569,15 +555,7 @@ pub fn write_dataset(dir: &Path, scenario: &Scenario, night: &Night) -> Result<(
     }
     let truth_path = dir.join("truth.csv");
     let mut csv = std::fs::File::create(&truth_path).map_err(io(&truth_path))?;
-    writeln!(csv, "frame,x1,y1,x2,y2,snr,object_id").map_err(io(&truth_path))?;
-    for t in &night.truth {
-        writeln!(
-            csv,
-            "{},{:.3},{:.3},{:.3},{:.3},{:.2},{}",
-            t.frame, t.x1, t.y1, t.x2, t.y2, t.snr, t.object_id
-        )
-        .map_err(io(&truth_path))?;
-    }
+    write_truth(&mut csv, &night.truth).map_err(io(&truth_path))?;
     let tle_path = dir.join("objects.tle");
     std::fs::write(&tle_path, &scenario.tles).map_err(io(&tle_path))?;
     let scenario_path = dir.join("scenario.json");

@@ -11,6 +11,7 @@ use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
+use kessler_ingest::Sink;
 use kessler_ingest::kafka::{KafkaSink, KafkaSource, committed_offsets, ensure_topics};
 use tokio::sync::watch;
 
@@ -93,9 +94,17 @@ async fn simulated_night_through_kafka_is_cataloged_within_bounds() {
 
     let scenario = kessler_sim::Scenario::default();
     let night = kessler_sim::simulate(&scenario, None, 11).unwrap();
-    let truth = demo::truth_rows(&night.truth);
+    let truth = night.truth.clone();
     let frame_count = night.frames.len();
     let sink = KafkaSink::new(&brokers).unwrap();
+    // A corrupt message first: the detect stage must dead-letter it and carry on.
+    sink.send(
+        &topics.frames,
+        "ogs-tenerife",
+        b"KSLF not an envelope".to_vec(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         stages::publish_frames(&sink, &topics, night.frames)
             .await
