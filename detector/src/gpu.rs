@@ -148,12 +148,21 @@ impl GpuContext {
                 cache: None,
             })
         };
+        // Each stage's source is params.wgsl (the shared uniform struct) followed by the stage's own file.
+        macro_rules! shader {
+            ($name:literal) => {
+                concat!(
+                    include_str!("../../shaders/params.wgsl"),
+                    include_str!(concat!("../../shaders/", $name, ".wgsl"))
+                )
+            };
+        }
         let pipelines = [
-            pipeline("background", include_str!("../../shaders/background.wgsl")),
-            pipeline("normalize", include_str!("../../shaders/normalize.wgsl")),
-            pipeline("matched", include_str!("../../shaders/matched.wgsl")),
-            pipeline("radon", include_str!("../../shaders/radon.wgsl")),
-            pipeline("peaks", include_str!("../../shaders/peaks.wgsl")),
+            pipeline("background", shader!("background")),
+            pipeline("normalize", shader!("normalize")),
+            pipeline("matched", shader!("matched")),
+            pipeline("radon", shader!("radon")),
+            pipeline("peaks", shader!("peaks")),
         ];
         tracing::info!(adapter = %adapter.get_info().name, "wgpu context ready");
         Ok(GpuContext {
