@@ -9,6 +9,12 @@ log() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+log "C toolchain (librdkafka, SQLite and zlib are built from source by their crates)"
+if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1 || ! command -v perl >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential perl pkg-config
+fi
+
 log "GPU: a Vulkan driver for wgpu (lavapipe runs Vulkan on the CPU where no GPU is present)"
 if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || ! ldconfig -p | grep -q libvulkan.so.1; then
     as_root apt-get update -qq

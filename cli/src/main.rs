@@ -45,6 +45,18 @@ enum Command {
         #[arg(long)]
         frames: Option<usize>,
     },
+    /// Detect streaks in FITS files and print them (pixels 0-based, x = column; RA/Dec in degrees when the frame
+    /// has a WCS).
+    Detect {
+        /// One JSON object per streak per line.
+        #[arg(long)]
+        json: bool,
+        /// Use the CPU detector even when a GPU adapter is present.
+        #[arg(long)]
+        cpu: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Write a simulated night as a dataset: FITS frames, truth.csv, objects.tle, scenario.json.
     Simulate {
         #[arg(long)]
@@ -261,6 +273,85 @@ async fn run(
     Ok(())
 }
 
+/// One line of `kessler detect --json`.
+#[derive(serde::Serialize)]
+struct DetectLine<'a> {
+    file: &'a str,
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+    snr: f64,
+    flux: f64,
+    width: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ra1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dec1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ra2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dec2: Option<f64>,
+}
+
+fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
+    let detector = detector(cpu);
+    let mut failed = 0;
+    for path in fits_files(files)? {
+        let name = path.display().to_string();
+        let frame = match fits::read_fits(&path, "unknown") {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let h = &frame.header;
+        let streaks = match detector.detect(&frame.pixels, h.width, h.height) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipped: {name}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        if !json {
+            println!("{name}: {} streak(s)", streaks.len());
+        }
+        for s in &streaks {
+            let sky = |x, y| h.wcs.map(|w| w.pixel_to_world(x, y));
+            let (p1, p2) = (sky(s.x1, s.y1), sky(s.x2, s.y2));
+            let line = DetectLine {
+                file: &name,
+                x1: s.x1,
+                y1: s.y1,
+                x2: s.x2,
+                y2: s.y2,
+                snr: s.snr,
+                flux: s.flux,
+                width: s.width_px,
+                ra1: p1.map(|p| p.0),
+                dec1: p1.map(|p| p.1),
+                ra2: p2.map(|p| p.0),
+                dec2: p2.map(|p| p.1),
+            };
+            if json {
+                println!("{}", serde_json::to_string(&line)?);
+            } else {
+                println!(
+                    "  ({:.1}, {:.1}) - ({:.1}, {:.1})  S/N {:.1}  flux {:.0} ADU  width {:.1} px",
+                    s.x1, s.y1, s.x2, s.y2, s.snr, s.flux, s.width_px
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} file(s) could not be read or detected");
+    }
+    Ok(())
+}
+
 fn list_catalog(db: &Path, json: bool) -> Result<()> {
     if !db.exists() {
         bail!(
@@ -353,6 +444,7 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Detect { json, cpu, files } => detect_files(&files, json, cpu),
         Command::Simulate { out, frames, seed } => {
             let scenario = kessler_sim::Scenario::default();
             let night = kessler_sim::simulate(&scenario, frames, seed)?;

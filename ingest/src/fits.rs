@@ -146,13 +146,37 @@ fn strip_comment(value: &str) -> &str {
     value.trim()
 }
 
-/// Parse a FITS DATE-OBS value (ISO 8601, UTC; date only means midnight).
+/// Parse the exposure start: DATE-OBS as ISO 8601 (UTC; date only means midnight unless TIME-OBS gives the time),
+/// or the pre-2000 FITS form `DD/MM/YY` (year 1900 + YY, which some writers carried past 1999 as `102` for 2002)
+/// with TIME-OBS.
 fn parse_date(cards: &Cards, key: &str) -> Result<Epoch, FitsError> {
     let text = cards.string(key).ok_or_else(|| cards.missing(key))?;
-    let iso = if text.len() == 10 {
-        format!("{text}T00:00:00")
+    let date = match text.split('/').collect::<Vec<_>>()[..] {
+        [d, m, y] => {
+            let num = |v: &str| {
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| cards.bad(key, &format!("'{text}' is not a DD/MM/YY date")))
+            };
+            let year = num(y)?;
+            format!(
+                "{:04}-{:02}-{:02}",
+                if year < 1000 { 1900 + year } else { year },
+                num(m)?,
+                num(d)?
+            )
+        }
+        _ => text.clone(),
+    };
+    let iso = if date.len() == 10 {
+        format!(
+            "{date}T{}",
+            cards
+                .string("TIME-OBS")
+                .unwrap_or_else(|| "00:00:00".into())
+        )
     } else {
-        text.clone()
+        date
     };
     Epoch::from_gregorian_str(&format!("{} UTC", iso.trim_end_matches('Z')))
         .map_err(|e| cards.bad(key, &format!("'{text}' is not an ISO 8601 date: {e}")))
@@ -461,6 +485,37 @@ mod tests {
             assert!((a.0 - b.0).abs() < 1e-10 && (a.1 - b.1).abs() < 1e-10);
             let site = back.header.site.unwrap();
             assert!((site.alt_km - 2.39).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn old_style_dates_take_the_time_from_time_obs() {
+        let header = |date: &str| {
+            let mut cards = vec![
+                card("SIMPLE", "T", ""),
+                card("BITPIX", "8", ""),
+                card("NAXIS", "2", ""),
+                card("NAXIS1", "1", ""),
+                card("NAXIS2", "1", ""),
+                card("DATE-OBS", &str_value(date), ""),
+                card("TIME-OBS", &str_value("19:36:37"), ""),
+                card("EXPTIME", "60", ""),
+            ];
+            cards.push(format!("{:<80}", "END"));
+            let mut bytes = cards.concat().into_bytes();
+            bytes.resize(2 * BLOCK, 0);
+            bytes
+        };
+        let expected = Epoch::from_gregorian_utc_hms(2002, 7, 26, 19, 36, 37);
+        for date in ["26/07/102", "26/07/2002", "2002-07-26"] {
+            assert_eq!(
+                parse_fits("f", &header(date), "f", "s")
+                    .unwrap()
+                    .header
+                    .start,
+                expected,
+                "{date}"
+            );
         }
     }
 
