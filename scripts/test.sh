@@ -66,6 +66,11 @@ for _ in $(seq 100); do
 done
 port_free "$port" && { echo "Tansu did not listen on $port within 20 s; its log:" >&2; cat "$broker_dir/broker.log" >&2; exit 1; }
 export KESSLER_TEST_BROKERS="127.0.0.1:$port"
+# Mesa's Vulkan loader wants a private runtime folder; without one it prints a warning per device.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+    export XDG_RUNTIME_DIR="$broker_dir/xdg"
+    mkdir -m 700 "$XDG_RUNTIME_DIR"
+fi
 
 log "format and lints"
 cargo fmt --all -- --check

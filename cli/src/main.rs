@@ -57,15 +57,34 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Write a simulated night as a dataset: FITS frames, truth.csv, objects.tle, scenario.json.
+    /// Write a simulated night as a dataset: FITS frames, truth.csv, objects.tle, scenario.json. With --snr-grid,
+    /// write a detection benchmark instead: one streak per frame at the listed matched-filter S/N values in turn.
     Simulate {
         #[arg(long)]
         out: PathBuf,
-        /// At most this many frames of the night.
+        /// At most this many frames of the night (with --snr-grid: this many frames, default 100).
         #[arg(long)]
         frames: Option<usize>,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Matched-filter S/N values, e.g. 3,5,7,10,15.
+        #[arg(long, value_delimiter = ',')]
+        snr_grid: Option<Vec<f64>>,
+    },
+    /// Score detection on a recorded dataset (FITS frames + truth.csv) and time the GPU and CPU paths; writes
+    /// report.json, report.md and completeness.png.
+    Bench {
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Where the reports go (default: the dataset folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Only the CPU path (by default the GPU path, when there is an adapter, is scored and both are timed).
+        #[arg(long)]
+        cpu: bool,
     },
     /// Publish frame files (FITS), or every FITS file in the given folders, to the frames topic.
     Publish {
@@ -352,6 +371,73 @@ fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
     Ok(())
 }
 
+fn bench(dataset: &Path, out: Option<&Path>, json: bool, cpu: bool) -> Result<()> {
+    let truth_path = dataset.join("truth.csv");
+    let text = std::fs::read_to_string(&truth_path)
+        .with_context(|| format!("reading {}", truth_path.display()))?;
+    let truth = kessler_ingest::dataset::parse_truth(&truth_path.display().to_string(), &text)?;
+    let files = fits_files(&[dataset.to_path_buf()])?;
+    if files.is_empty() {
+        bail!("no FITS files in {}", dataset.display());
+    }
+    let mut detectors = vec![];
+    if !cpu {
+        match GpuContext::new() {
+            Ok(gpu) => detectors.push(Detector::new(Backend::Gpu(gpu), DetectorConfig::default())),
+            Err(e) => eprintln!("no GPU adapter ({e}); benchmarking the CPU path only"),
+        }
+    }
+    detectors.push(Detector::new(Backend::Cpu, DetectorConfig::default()));
+    let mut bench = kessler_detector::bench::Bench::new(&detectors, &truth);
+    let mut skipped = 0;
+    for (i, file) in files.iter().enumerate() {
+        let frame = match fits::read_fits(file, "bench") {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                skipped += 1;
+                continue;
+            }
+        };
+        bench
+            .add(&frame)
+            .with_context(|| format!("{}", file.display()))?;
+        eprint!("\r{}/{} frames", i + 1, files.len());
+    }
+    eprintln!();
+    let report = bench.report();
+    let out = out.unwrap_or(dataset);
+    std::fs::create_dir_all(out)?;
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    let mut md = report.to_markdown(&dataset.display().to_string());
+    md += &format!(
+        "\nPeak resident memory: {} MiB.\n",
+        peak_rss_mib().map_or("unknown".into(), |m| m.to_string())
+    );
+    std::fs::write(out.join("report.md"), &md)?;
+    std::fs::write(out.join("completeness.png"), report.completeness_png())?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{md}");
+    }
+    if skipped > 0 {
+        eprintln!("{skipped} file(s) skipped");
+    }
+    Ok(())
+}
+
+/// Peak resident set size of this process, MiB (Linux: VmHWM in /proc/self/status).
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 fn list_catalog(db: &Path, json: bool) -> Result<()> {
     if !db.exists() {
         bail!(
@@ -445,7 +531,36 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Detect { json, cpu, files } => detect_files(&files, json, cpu),
-        Command::Simulate { out, frames, seed } => {
+        Command::Simulate {
+            out,
+            frames,
+            seed,
+            snr_grid: Some(grid),
+        } => {
+            let scenario = kessler_sim::Scenario::default();
+            let (frames, truth) =
+                kessler_sim::simulate_snr_grid(&scenario, frames.unwrap_or(100), &grid, seed);
+            kessler_sim::write_frames(&out, &frames, &truth)?;
+            println!(
+                "{} frames, {} streaks at S/N {grid:?} written to {}",
+                frames.len(),
+                truth.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            dataset,
+            out,
+            json,
+            cpu,
+        } => bench(&dataset, out.as_deref(), json, cpu),
+        Command::Simulate {
+            out,
+            frames,
+            seed,
+            snr_grid: None,
+        } => {
             let scenario = kessler_sim::Scenario::default();
             let night = kessler_sim::simulate(&scenario, frames, seed)?;
             kessler_sim::write_dataset(&out, &scenario, &night)?;

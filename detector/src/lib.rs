@@ -20,7 +20,9 @@
 //! isolated local maxima), and each candidate is refined on the normalized image: its extent
 //! (endpoints), its line by least squares on centroids across the line, its flux, width and
 //! S/N ([`Streak`]). Candidates whose signal is not spread along the segment (chains of stars)
-//! are rejected; each accepted streak is masked before weaker candidates are refined.
+//! or does not stand above the local background beside the line (galaxy halos, the wings of
+//! bright stars) are rejected; each accepted streak is masked before weaker candidates are
+//! refined.
 //!
 //! [`GpuContext`] holds the wgpu device and the five pipelines; build it once and reuse it
 //! for every frame. [`Detector`] runs the whole chain on a [`Backend`]: the GPU, or the CPU
@@ -54,6 +56,7 @@
 //! # Ok::<(), kessler_detector::DetectError>(())
 //! ```
 
+pub mod bench;
 pub mod cpu;
 pub mod eval;
 mod gpu;

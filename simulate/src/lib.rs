@@ -423,19 +423,7 @@ fn render(
     );
     let mut signal = vec![0.0f64; w * h];
     let sigma = scenario.psf_sigma_px;
-    for _ in 0..scenario.stars {
-        // Power-law fluxes: a few bright (some saturated) stars among many faint ones.
-        let flux = 2_000.0 * rng.random_range(0.02f64..1.0).powf(-1.5);
-        deposit(
-            &mut signal,
-            w,
-            h,
-            rng.random_range(0.0..w as f64),
-            rng.random_range(0.0..h as f64),
-            flux,
-            sigma,
-        );
-    }
+    add_stars(scenario, rng, &mut signal);
     let mut streak = None;
     if let Some((target, snr)) = target {
         let t_end = start + Duration::from_seconds(exposure_s);
@@ -448,10 +436,7 @@ fn render(
             .world_to_pixel(p2.0, p2.1)
             .expect("the object is near the pointing");
         let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
-        // Matched-filter S/N of a uniform line with a Gaussian cross profile: S/N^2 = L f^2 / (sigma_n^2 2 sqrt(pi)
-        // sigma_psf), f the flux per unit length; solve for f.
-        let noise = (scenario.sky_adu + scenario.read_noise_adu.powi(2)).sqrt();
-        let f = snr * noise * (2.0 * std::f64::consts::PI.sqrt() * sigma).sqrt() / length.sqrt();
+        let f = line_flux_adu_per_px(scenario, snr, length);
         let samples = (length * 4.0).ceil() as usize;
         for s in 0..samples {
             let t = start + Duration::from_seconds(exposure_s * (s as f64 + 0.5) / samples as f64);
@@ -471,7 +456,49 @@ fn render(
             object_id: target.tle.norad_id().to_string(),
         });
     }
+    let pixels = expose(scenario, rng, &signal);
+    let header = FrameHeader {
+        frame_id,
+        sensor_id: scenario.sensor_id.clone(),
+        width: scenario.width,
+        height: scenario.height,
+        start,
+        exposure_s,
+        site: Some(scenario.site),
+        wcs: Some(wcs),
+    };
+    Ok((Frame { header, pixels }, streak))
+}
+
+/// Add the frame's random stars to `signal` (ADU): power-law fluxes, a few bright (some saturated) among many faint.
+fn add_stars(scenario: &Scenario, rng: &mut StdRng, signal: &mut [f64]) {
+    let (w, h) = (scenario.width as usize, scenario.height as usize);
+    for _ in 0..scenario.stars {
+        let flux = 2_000.0 * rng.random_range(0.02f64..1.0).powf(-1.5);
+        let (x, y) = (
+            rng.random_range(0.0..w as f64),
+            rng.random_range(0.0..h as f64),
+        );
+        deposit(signal, w, h, x, y, flux, scenario.psf_sigma_px);
+    }
+}
+
+/// Flux per pixel of length (ADU) of a uniform streak of `length_px` whose matched-filter S/N is `snr`.
+///
+/// For a line with a Gaussian cross profile of width sigma_psf in white noise sigma_n, the matched filter gives
+/// S/N^2 = L f^2 / (sigma_n^2 2 sqrt(pi) sigma_psf) (the integral of the squared unit-area profile is
+/// 1 / (2 sqrt(pi) sigma_psf)); solved for f.
+fn line_flux_adu_per_px(scenario: &Scenario, snr: f64, length_px: f64) -> f64 {
+    let noise = (scenario.sky_adu + scenario.read_noise_adu.powi(2)).sqrt();
+    snr * noise * (2.0 * std::f64::consts::PI.sqrt() * scenario.psf_sigma_px).sqrt()
+        / length_px.sqrt()
+}
+
+/// Turn the signal (ADU above the sky) into recorded counts: sky, Poisson-like and read noise, hot pixels and
+/// cosmic rays, rounded and clipped to 16 bits.
+fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &[f64]) -> Vec<f32> {
     let read = Normal::new(0.0, scenario.read_noise_adu).expect("positive read noise");
+    let (w, h) = (scenario.width as usize, scenario.height as usize);
     let mut pixels: Vec<f32> = signal
         .iter()
         .map(|&s| {
@@ -505,17 +532,7 @@ fn render(
             y += angle.sin();
         }
     }
-    let header = FrameHeader {
-        frame_id,
-        sensor_id: scenario.sensor_id.clone(),
-        width: scenario.width,
-        height: scenario.height,
-        start,
-        exposure_s,
-        site: Some(scenario.site),
-        wcs: Some(wcs),
-    };
-    Ok((Frame { header, pixels }, streak))
+    pixels
 }
 
 /// Add a Gaussian PSF of total `flux` centred at (x, y) (0-based pixel centres), pixel-integrated.
@@ -543,19 +560,100 @@ fn erf(x: f64) -> f64 {
     if x >= 0.0 { y } else { -y }
 }
 
-/// Write the dataset: one FITS file per frame, `truth.csv` (DESIGN.md format), `objects.tle` and `scenario.json`.
-pub fn write_dataset(dir: &Path, scenario: &Scenario, night: &Night) -> Result<(), SimError> {
+/// A detection benchmark dataset ("kessler bench"): `frames` frames of the scenario's optics and image model,
+/// every tenth without a streak (false-alarm checks), the others with one streak each at a random place, angle and
+/// length (64-400 px, wholly inside the frame) whose matched-filter S/N cycles through `snr_grid`.
+pub fn simulate_snr_grid(
+    scenario: &Scenario,
+    frames: usize,
+    snr_grid: &[f64],
+    seed: u64,
+) -> (Vec<Frame>, Vec<TruthRow>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (w, h) = (scenario.width as f64, scenario.height as f64);
+    let mut out = Vec::with_capacity(frames);
+    let mut truth = vec![];
+    for i in 0..frames {
+        let frame_id = format!("{}-snr-{:05}", scenario.sensor_id, i + 1);
+        let mut signal = vec![0.0f64; scenario.width as usize * scenario.height as usize];
+        add_stars(scenario, &mut rng, &mut signal);
+        if i % 10 != 9 && !snr_grid.is_empty() {
+            let snr = snr_grid[(i - i / 10) % snr_grid.len()];
+            let margin = 8.0;
+            let length = rng
+                .random_range(64.0..400.0f64)
+                .min(w.min(h) - 2.0 * margin - 2.0);
+            let angle: f64 = rng.random_range(0.0..std::f64::consts::PI);
+            let (dx, dy) = (length / 2.0 * angle.cos(), length / 2.0 * angle.sin());
+            let cx = rng.random_range(margin + dx.abs()..=w - 1.0 - margin - dx.abs());
+            let cy = rng.random_range(margin + dy.abs()..=h - 1.0 - margin - dy.abs());
+            let (x1, y1, x2, y2) = (cx - dx, cy - dy, cx + dx, cy + dy);
+            let f = line_flux_adu_per_px(scenario, snr, length);
+            let samples = (length * 4.0).ceil() as usize;
+            for k in 0..samples {
+                let t = (k as f64 + 0.5) / samples as f64;
+                let (x, y) = (x1 + t * (x2 - x1), y1 + t * (y2 - y1));
+                deposit(
+                    &mut signal,
+                    w as usize,
+                    h as usize,
+                    x,
+                    y,
+                    f * length / samples as f64,
+                    scenario.psf_sigma_px,
+                );
+            }
+            truth.push(TruthRow {
+                frame: frame_id.clone(),
+                x1,
+                y1,
+                x2,
+                y2,
+                snr,
+                object_id: String::new(),
+            });
+        }
+        let header = FrameHeader {
+            frame_id,
+            sensor_id: scenario.sensor_id.clone(),
+            width: scenario.width,
+            height: scenario.height,
+            start: scenario.night_start + Duration::from_seconds(60.0 * i as f64),
+            exposure_s: 10.0,
+            site: Some(scenario.site),
+            wcs: None,
+        };
+        out.push(Frame {
+            header,
+            pixels: expose(scenario, &mut rng, &signal),
+        });
+    }
+    (out, truth)
+}
+
+/// Write frames as FITS files (`<frame id>.fits`) and their `truth.csv` into `dir`.
+pub fn write_frames(dir: &Path, frames: &[Frame], truth: &[TruthRow]) -> Result<(), SimError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| SimError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    for frame in &night.frames {
+    for frame in frames {
         fits::write_fits(&dir.join(format!("{}.fits", frame.header.frame_id)), frame)?;
     }
     let truth_path = dir.join("truth.csv");
     let mut csv = std::fs::File::create(&truth_path).map_err(io(&truth_path))?;
-    write_truth(&mut csv, &night.truth).map_err(io(&truth_path))?;
+    write_truth(&mut csv, truth).map_err(io(&truth_path))?;
+    Ok(())
+}
+
+/// Write the night as a dataset: its frames and `truth.csv` ([`write_frames`]), `objects.tle` and `scenario.json`.
+pub fn write_dataset(dir: &Path, scenario: &Scenario, night: &Night) -> Result<(), SimError> {
+    write_frames(dir, &night.frames, &night.truth)?;
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| SimError::Io { path, source }
+    };
     let tle_path = dir.join("objects.tle");
     std::fs::write(&tle_path, &scenario.tles).map_err(io(&tle_path))?;
     let scenario_path = dir.join("scenario.json");
@@ -567,6 +665,36 @@ pub fn write_dataset(dir: &Path, scenario: &Scenario, night: &Night) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snr_grid_cycles_and_leaves_every_tenth_frame_empty() {
+        let scenario = Scenario {
+            width: 128,
+            height: 96,
+            stars: 5,
+            ..Scenario::default()
+        };
+        let (frames, truth) = simulate_snr_grid(&scenario, 20, &[5.0, 7.0], 3);
+        assert_eq!(frames.len(), 20);
+        assert_eq!(truth.len(), 18);
+        assert_eq!(
+            truth.iter().map(|t| t.snr).take(4).collect::<Vec<_>>(),
+            vec![5.0, 7.0, 5.0, 7.0]
+        );
+        assert!(
+            !truth
+                .iter()
+                .any(|t| t.frame.ends_with("00010") || t.frame.ends_with("00020"))
+        );
+        for t in &truth {
+            for (x, y) in [(t.x1, t.y1), (t.x2, t.y2)] {
+                assert!(
+                    (0.0..128.0).contains(&x) && (0.0..96.0).contains(&y),
+                    "{t:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn erf_matches_known_values() {
