@@ -90,3 +90,43 @@ fn simulate_publish_run_and_list_through_the_broker() {
         "{listed}"
     );
 }
+
+#[test]
+fn bench_scores_a_simulated_snr_grid_and_writes_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("grid");
+    kessler(&[
+        "simulate",
+        "--out",
+        data.to_str().unwrap(),
+        "--snr-grid",
+        "40,80",
+        "--frames",
+        "10",
+        "--seed",
+        "5",
+    ]);
+    let out = dir.path().join("report");
+    let line = kessler(&[
+        "bench",
+        "--dataset",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--cpu",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(report["frames"], 10, "{report}");
+    assert_eq!(report["truth_streaks"], 9, "{report}");
+    // Bright streaks (S/N 40 and 80) are all found, and nothing else.
+    assert_eq!(report["found"], 9, "{report}");
+    assert_eq!(report["false_positives"], 0, "{report}");
+    assert_eq!(report["speed"][0]["backend"], "cpu", "{report}");
+    for file in ["report.json", "report.md", "completeness.png"] {
+        assert!(
+            out.join(file).metadata().unwrap().len() > 100,
+            "{file} was not written"
+        );
+    }
+}
