@@ -422,7 +422,6 @@ fn render(
         rotation,
     );
     let mut signal = vec![0.0f64; w * h];
-    let sigma = scenario.psf_sigma_px;
     add_stars(scenario, rng, &mut signal);
     let mut streak = None;
     if let Some((target, snr)) = target {
@@ -436,16 +435,13 @@ fn render(
             .world_to_pixel(p2.0, p2.1)
             .expect("the object is near the pointing");
         let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
-        let f = line_flux_adu_per_px(scenario, snr, length);
-        let samples = (length * 4.0).ceil() as usize;
-        for s in 0..samples {
-            let t = start + Duration::from_seconds(exposure_s * (s as f64 + 0.5) / samples as f64);
-            let (ra, dec) = target.radec_deg(t)?;
-            let (x, y) = wcs
+        draw_streak(scenario, &mut signal, snr, length, |fraction| {
+            let (ra, dec) =
+                target.radec_deg(start + Duration::from_seconds(exposure_s * fraction))?;
+            Ok(wcs
                 .world_to_pixel(ra, dec)
-                .expect("the object is near the pointing");
-            deposit(&mut signal, w, h, x, y, f * length / samples as f64, sigma);
-        }
+                .expect("the object is near the pointing"))
+        })?;
         streak = Some(TruthRow {
             frame: frame_id.clone(),
             x1,
@@ -492,6 +488,26 @@ fn line_flux_adu_per_px(scenario: &Scenario, snr: f64, length_px: f64) -> f64 {
     let noise = (scenario.sky_adu + scenario.read_noise_adu.powi(2)).sqrt();
     snr * noise * (2.0 * std::f64::consts::PI.sqrt() * scenario.psf_sigma_px).sqrt()
         / length_px.sqrt()
+}
+
+/// Draw a streak of matched-filter S/N `snr` and length `length_px` into `signal`: the PSF deposited at 4 samples
+/// per pixel of length, at the positions `at(fraction of the exposure)` gives (pixels, 0-based).
+fn draw_streak(
+    scenario: &Scenario,
+    signal: &mut [f64],
+    snr: f64,
+    length_px: f64,
+    mut at: impl FnMut(f64) -> Result<(f64, f64), SimError>,
+) -> Result<(), SimError> {
+    let (w, h) = (scenario.width as usize, scenario.height as usize);
+    let samples = (length_px * 4.0).ceil() as usize;
+    let flux_per_sample =
+        line_flux_adu_per_px(scenario, snr, length_px) * length_px / samples as f64;
+    for k in 0..samples {
+        let (x, y) = at((k as f64 + 0.5) / samples as f64)?;
+        deposit(signal, w, h, x, y, flux_per_sample, scenario.psf_sigma_px);
+    }
+    Ok(())
 }
 
 /// Turn the signal (ADU above the sky) into recorded counts: sky, Poisson-like and read noise, hot pixels and
@@ -588,21 +604,10 @@ pub fn simulate_snr_grid(
             let cx = rng.random_range(margin + dx.abs()..=w - 1.0 - margin - dx.abs());
             let cy = rng.random_range(margin + dy.abs()..=h - 1.0 - margin - dy.abs());
             let (x1, y1, x2, y2) = (cx - dx, cy - dy, cx + dx, cy + dy);
-            let f = line_flux_adu_per_px(scenario, snr, length);
-            let samples = (length * 4.0).ceil() as usize;
-            for k in 0..samples {
-                let t = (k as f64 + 0.5) / samples as f64;
-                let (x, y) = (x1 + t * (x2 - x1), y1 + t * (y2 - y1));
-                deposit(
-                    &mut signal,
-                    w as usize,
-                    h as usize,
-                    x,
-                    y,
-                    f * length / samples as f64,
-                    scenario.psf_sigma_px,
-                );
-            }
+            draw_streak(scenario, &mut signal, snr, length, |t| {
+                Ok((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))
+            })
+            .expect("a straight line always draws");
             truth.push(TruthRow {
                 frame: frame_id.clone(),
                 x1,
@@ -631,34 +636,32 @@ pub fn simulate_snr_grid(
     (out, truth)
 }
 
+/// The error of an I/O failure on `path`.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SimError {
+    let path = path.display().to_string();
+    move |source| SimError::Io { path, source }
+}
+
 /// Write frames as FITS files (`<frame id>.fits`) and their `truth.csv` into `dir`.
 pub fn write_frames(dir: &Path, frames: &[Frame], truth: &[TruthRow]) -> Result<(), SimError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| SimError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     for frame in frames {
         fits::write_fits(&dir.join(format!("{}.fits", frame.header.frame_id)), frame)?;
     }
     let truth_path = dir.join("truth.csv");
-    let mut csv = std::fs::File::create(&truth_path).map_err(io(&truth_path))?;
-    write_truth(&mut csv, truth).map_err(io(&truth_path))?;
+    let mut csv = std::fs::File::create(&truth_path).map_err(io_error(&truth_path))?;
+    write_truth(&mut csv, truth).map_err(io_error(&truth_path))?;
     Ok(())
 }
 
 /// Write the night as a dataset: its frames and `truth.csv` ([`write_frames`]), `objects.tle` and `scenario.json`.
 pub fn write_dataset(dir: &Path, scenario: &Scenario, night: &Night) -> Result<(), SimError> {
     write_frames(dir, &night.frames, &night.truth)?;
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| SimError::Io { path, source }
-    };
     let tle_path = dir.join("objects.tle");
-    std::fs::write(&tle_path, &scenario.tles).map_err(io(&tle_path))?;
+    std::fs::write(&tle_path, &scenario.tles).map_err(io_error(&tle_path))?;
     let scenario_path = dir.join("scenario.json");
     let json = serde_json::to_string_pretty(scenario).expect("a scenario always serialises");
-    std::fs::write(&scenario_path, json).map_err(io(&scenario_path))?;
+    std::fs::write(&scenario_path, json).map_err(io_error(&scenario_path))?;
     Ok(())
 }
 
