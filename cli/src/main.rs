@@ -143,19 +143,23 @@ enum Stage {
     All,
 }
 
-fn detector(cpu: bool) -> Detector {
-    let backend = if cpu {
-        Backend::Cpu
-    } else {
-        match GpuContext::new() {
-            Ok(gpu) => Backend::Gpu(gpu),
-            Err(e) => {
-                eprintln!("no GPU adapter ({e}); using the CPU detector");
-                Backend::Cpu
-            }
+/// The detector on the machine's wgpu adapter, or `None` (said on stderr) when it has none.
+fn gpu_detector() -> Option<Detector> {
+    match GpuContext::new() {
+        Ok(gpu) => Some(Detector::new(Backend::Gpu(gpu), DetectorConfig::default())),
+        Err(e) => {
+            eprintln!("no GPU adapter ({e}); using the CPU detector");
+            None
         }
-    };
-    let detector = Detector::new(backend, DetectorConfig::default());
+    }
+}
+
+/// The GPU detector unless `cpu` is set or there is no adapter; the CPU detector otherwise.
+fn detector(cpu: bool) -> Detector {
+    let detector = (!cpu)
+        .then(gpu_detector)
+        .flatten()
+        .unwrap_or_else(|| Detector::new(Backend::Cpu, DetectorConfig::default()));
     eprintln!("detector: {}", detector.backend_description());
     detector
 }
@@ -380,13 +384,8 @@ fn bench(dataset: &Path, out: Option<&Path>, json: bool, cpu: bool) -> Result<()
     if files.is_empty() {
         bail!("no FITS files in {}", dataset.display());
     }
-    let mut detectors = vec![];
-    if !cpu {
-        match GpuContext::new() {
-            Ok(gpu) => detectors.push(Detector::new(Backend::Gpu(gpu), DetectorConfig::default())),
-            Err(e) => eprintln!("no GPU adapter ({e}); benchmarking the CPU path only"),
-        }
-    }
+    // The GPU path (when there is one) is scored; both are timed.
+    let mut detectors: Vec<Detector> = (!cpu).then(gpu_detector).flatten().into_iter().collect();
     detectors.push(Detector::new(Backend::Cpu, DetectorConfig::default()));
     let mut bench = kessler_detector::bench::Bench::new(&detectors, &truth);
     let mut skipped = 0;

@@ -23,7 +23,9 @@ use std::path::Path;
 use kessler_ingest::dataset::{TruthRow, write_truth};
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, TanWcs, fits};
 use kessler_od::propagator::MU_KM3_S2;
-use kessler_od::{Duration, Epoch, Site, Tle, frames::itrf_to_gcrf_matrix, topocentric_radec};
+use kessler_od::{
+    Duration, Epoch, Site, StateGcrf, Tle, frames::itrf_to_gcrf_matrix, topocentric_radec,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -183,26 +185,35 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn radec_deg(&self, t: Epoch) -> Result<(f64, f64), SimError> {
-        // Check SGP4 once here so the closure below can unwrap safely.
+    /// The object's GCRF state at `t` (SGP4), its failure named with the object and time.
+    fn state(&self, t: Epoch) -> Result<StateGcrf, SimError> {
         self.tle.state_gcrf(t).map_err(|e| SimError::Propagation {
             norad: self.tle.norad_id(),
             at: t.to_string(),
             message: e.to_string(),
-        })?;
-        let rd = topocentric_radec(&self.site, t, |te| {
-            self.tle.state_gcrf(te).map(|s| s.r_km).unwrap_or([0.0; 3])
+        })
+    }
+
+    fn radec_deg(&self, t: Epoch) -> Result<(f64, f64), SimError> {
+        // The light-time iteration asks for positions through an infallible closure: keep the first SGP4 failure
+        // and report it afterwards, rather than propagating every instant twice to check first.
+        let failure = std::cell::RefCell::new(None);
+        let rd = topocentric_radec(&self.site, t, |te| match self.state(te) {
+            Ok(s) => s.r_km,
+            Err(e) => {
+                failure.borrow_mut().get_or_insert(e);
+                [0.0; 3]
+            }
         });
-        Ok((rd.ra_rad.to_degrees(), rd.dec_rad.to_degrees()))
+        match failure.into_inner() {
+            Some(e) => Err(e),
+            None => Ok((rd.ra_rad.to_degrees(), rd.dec_rad.to_degrees())),
+        }
     }
 
     /// Elevation above the local horizon (geodetic up), degrees.
     fn elevation_deg(&self, t: Epoch) -> Result<f64, SimError> {
-        let r = self.tle.state_gcrf(t).map_err(|e| SimError::Propagation {
-            norad: self.tle.norad_id(),
-            at: t.to_string(),
-            message: e.to_string(),
-        })?;
+        let r = self.state(t)?;
         let s = self.site.gcrf_km(t);
         let (lat, lon) = (
             self.site.lat_deg.to_radians(),
@@ -224,11 +235,7 @@ impl Target<'_> {
 
     /// Osculating orbital period, minutes (vis-viva, Vallado eq. 1-31, and Kepler's third law).
     fn period_min(&self, t: Epoch) -> Result<f64, SimError> {
-        let s = self.tle.state_gcrf(t).map_err(|e| SimError::Propagation {
-            norad: self.tle.norad_id(),
-            at: t.to_string(),
-            message: e.to_string(),
-        })?;
+        let s = self.state(t)?;
         let r = s.r_km.iter().map(|x| x * x).sum::<f64>().sqrt();
         let v2 = s.v_km_s.iter().map(|x| x * x).sum::<f64>();
         let a = 1.0 / (2.0 / r - v2 / MU_KM3_S2);
