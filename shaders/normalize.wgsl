@@ -1,7 +1,7 @@
 // Stage 2 of the detector: normalization and thresholding.
 //
 // z = (p - bg) / sigma, with bg and sigma interpolated bilinearly between tile
-// centres (clamped at the outer half tiles), then clipped to [-clip_lo, clip_hi].
+// centres (extrapolated linearly beyond the outer centres), then clipped to [-clip_lo, clip_hi].
 // The clip is this pipeline's thresholding: a saturated star or a hot pixel adds at
 // most clip_hi to any line sum, so it cannot fake a streak in the line transform,
 // while a streak (many pixels at a few sigma) keeps nearly all of its signal.
@@ -22,8 +22,8 @@
 // Tile-grid coordinate of pixel coordinate `p` along an axis of `count` tiles:
 // index of the lower tile centre and the weight of the upper one.
 fn grid_coord(p: u32, count: u32) -> vec2<f32> {
-    let g = clamp((f32(p) + 0.5) / f32(params.tile) - 0.5, 0.0, f32(count - 1u));
-    let i0 = min(floor(g), f32(count - 1u));
+    let g = (f32(p) + 0.5) / f32(params.tile) - 0.5;
+    let i0 = clamp(floor(g), 0.0, max(f32(count) - 2.0, 0.0));
     return vec2<f32>(i0, g - i0);
 }
 

@@ -1,12 +1,12 @@
-//! CPU references of the five GPU stages (rayon), also the fallback path.
+//! CPU references of the GPU stages (rayon), also the fallback path.
 //!
 //! Each function computes what its shader computes, in the same order where floating-point
-//! sums are involved (the background's reductions) or with the same integer arithmetic (the
-//! line transform's pixel walk), so that the GPU and CPU results agree to rounding.
+//! sums are involved (the background's reductions, the FRT's additions), so that the GPU and
+//! CPU results agree to rounding.
 //!
 //! The functions panic when the sizes of their inputs disagree (`pixels.len()` against
-//! `width * height`, `z` against the [`LineGeometry`]); [`crate::Detector::detect`] checks a
-//! frame with [`crate::validate_frame`] first.
+//! `width * height`, FRT values against their [`FrtLevel`]); [`crate::Detector::detect`]
+//! checks a frame with [`crate::validate_frame`] first.
 
 use rayon::prelude::*;
 
@@ -32,7 +32,8 @@ pub struct BackgroundGrid {
 
 impl BackgroundGrid {
     /// Background and noise (ADU) at pixel `(x, y)`, bilinear between tile centres and
-    /// constant beyond the outer centres, as `normalize.wgsl` computes them.
+    /// extrapolated linearly beyond the outer centres (so that a sky gradient is followed to the
+    /// frame's edge), as `normalize.wgsl` computes them.
     pub fn at(&self, x: u32, y: u32) -> [f32; 2] {
         let (ix0, fx) = grid_coord(x, self.tile, self.tiles_x);
         let (iy0, fy) = grid_coord(y, self.tile, self.tiles_y);
@@ -56,9 +57,8 @@ impl BackgroundGrid {
 /// Index of the lower tile centre and weight of the upper one, for pixel `p` on an axis of
 /// `count` tiles of side `tile`.
 fn grid_coord(p: u32, tile: u32, count: u32) -> (usize, f32) {
-    let last = (count - 1) as f32;
-    let g = ((p as f32 + 0.5) / tile as f32 - 0.5).clamp(0.0, last);
-    let i0 = g.floor().min(last);
+    let g = (p as f32 + 0.5) / tile as f32 - 0.5;
+    let i0 = g.floor().clamp(0.0, (count as f32 - 2.0).max(0.0));
     (i0 as usize, g - i0)
 }
 
@@ -173,6 +173,58 @@ pub fn background(
     }
 }
 
+/// Stage 1b (`background_filter.wgsl`): each tile's level and noise replaced by the median of
+/// the 9 tiles of its 3 x 3 neighbourhood (SExtractor's background filter, Bertin & Arnouts
+/// 1996, sect. 3.1). Past the grid's edge a missing tile is the point reflection of the one
+/// opposite through the centre (`2 c - o`; `c` when that is missing too), so that a sky
+/// gradient keeps its median at the edges. A faint streak raises the
+/// clipped mean of the tiles it crosses, by about `2 sqrt(pi) psf_sigma / tile` of its own
+/// matched-filter signal (13% with tiles of 32 px), and a straight line crosses at most 5 of 9
+/// tiles, usually 3: the median takes it out.
+pub fn background_filter(grid: &BackgroundGrid) -> BackgroundGrid {
+    let (tx, ty) = (grid.tiles_x as i32, grid.tiles_y as i32);
+    // Insertion sort, as the shader does; the values are finite.
+    let lower_median = |values: &mut Vec<f32>| {
+        for i in 1..values.len() {
+            let v = values[i];
+            let mut j = i;
+            while j > 0 && values[j - 1] > v {
+                values[j] = values[j - 1];
+                j -= 1;
+            }
+            values[j] = v;
+        }
+        values[(values.len() - 1) / 2]
+    };
+    let stats = (0..ty)
+        .flat_map(|y| (0..tx).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let inside = |nx: i32, ny: i32| nx >= 0 && ny >= 0 && nx < tx && ny < ty;
+            let centre = grid.stats[(y * tx + x) as usize];
+            let (mut level, mut noise) = (Vec::with_capacity(9), Vec::with_capacity(9));
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let s = if inside(x + dx, y + dy) {
+                        grid.stats[((y + dy) * tx + x + dx) as usize]
+                    } else if inside(x - dx, y - dy) {
+                        let o = grid.stats[((y - dy) * tx + x - dx) as usize];
+                        [2.0 * centre[0] - o[0], 2.0 * centre[1] - o[1]]
+                    } else {
+                        centre
+                    };
+                    level.push(s[0]);
+                    noise.push(s[1]);
+                }
+            }
+            [lower_median(&mut level), lower_median(&mut noise)]
+        })
+        .collect();
+    BackgroundGrid {
+        stats,
+        ..grid.clone()
+    }
+}
+
 /// Stage 2 (`normalize.wgsl`): `z = (p - bg) / sigma` clipped to
 /// `[-config.clip_lo, config.clip_hi]` (sigma units), 0 where sigma is not positive.
 pub fn normalize(
@@ -205,20 +257,131 @@ pub(crate) fn kernel_radius(sigma_px: f32) -> u32 {
     ((3.0 * sigma_px).ceil() as u32).max(1)
 }
 
-/// Variance per sample of a sum, at 1 px steps along a line, of white unit noise filtered by
-/// [`matched_filter`]: the sum over lags `l` of the filter's autocorrelation
-/// `exp(-l^2 / (4 sigma^2))` (a Gaussian of sigma `sigma_px` correlated with itself).
-pub(crate) fn line_variance(sigma_px: f32) -> f32 {
-    let s = f64::from(sigma_px);
-    (-60..=60)
-        .map(|l: i32| (-f64::from(l * l) / (4.0 * s * s)).exp())
-        .sum::<f64>() as f32
+/// Half-side of the window of [`point_source`], in PSF sigma (rounded up to whole px).
+const SOURCE_WINDOW_SIGMAS: f32 = 5.0;
+
+/// Elongation (ratio of the second moments along and across) from which the bright pixels
+/// around a clipped pixel form a line, for the transform's mask: a streak filling the window
+/// has about (2R+1)^2 / width^2, over 5 even for a streak 4 PSF FWHM wide; a round source 1.
+const LINE_ELONGATION: f32 = 3.0;
+
+/// The same for the refinement's mask, lower so that a bright streak's tip (the line on one
+/// side of the pixel only, about half as elongated) is kept.
+const TIP_ELONGATION: f32 = 1.5;
+
+/// Whether pixel `(x, y)` of the normalized, clipped image `z` is part of a point source: at
+/// the upper clip (`config.clip_hi`) and not on a line. On a line means that the pixels of
+/// at least half the clip in the window of half-side `R = ceil(SOURCE_WINDOW_SIGMAS *
+/// psf_sigma)` px around it are elongated: the larger eigenvalue of their second-moment
+/// matrix is at least `e` times the smaller, `e` = [`LINE_ELONGATION`], or
+/// [`TIP_ELONGATION`] with `tips`, and they number at least `2R + 1` (`R + 1` with `tips`: a
+/// line crosses the window), so that a hot pixel and a noise pixel do not make a line. A star
+/// core, a hot pixel or a cosmic-ray hit is a point source; a bright streak is not, whatever
+/// its width up to about R / 2.
+///
+/// In integers (exact on both backends): with `n`, `sx`, `sy`, `sxx`, `syy`, `sxy` the count
+/// and the raw moments of the offsets, `A = n sxx - sx^2`, `C = n syy - sy^2`,
+/// `B = n sxy - sx sy` are `n^2` times the central moments, and `lambda1 >= e lambda2` is
+/// `((A - C)^2 + 4 B^2) (1 + e)^2 >= (e - 1)^2 (A + C)^2` (both sides in f32).
+fn point_source(
+    z: &[f32],
+    (width, height): (u32, u32),
+    (x, y): (i32, i32),
+    tips: bool,
+    config: &DetectorConfig,
+) -> bool {
+    let (w, h) = (width as i32, height as i32);
+    if z[(y * w + x) as usize] < config.clip_hi {
+        return false;
+    }
+    let r = source_window(config.psf_sigma_px);
+    let half = 0.5 * config.clip_hi;
+    let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0i32, 0i32, 0i32, 0i32, 0i32, 0i32);
+    for dy in -r..=r {
+        for dx in -r..=r {
+            let (px, py) = (x + dx, y + dy);
+            if px < 0 || py < 0 || px >= w || py >= h || z[(py * w + px) as usize] < half {
+                continue;
+            }
+            n += 1;
+            sx += dx;
+            sy += dy;
+            sxx += dx * dx;
+            syy += dy * dy;
+            sxy += dx * dy;
+        }
+    }
+    let a = (n * sxx - sx * sx) as f32;
+    let c = (n * syy - sy * sy) as f32;
+    let b = (n * sxy - sx * sy) as f32;
+    let (e, fewest) = if tips {
+        (TIP_ELONGATION, r + 1)
+    } else {
+        (LINE_ELONGATION, 2 * r + 1)
+    };
+    let spread = (a - c) * (a - c) + 4.0 * b * b;
+    let size = a + c;
+    let line =
+        n >= fewest && spread * ((1.0 + e) * (1.0 + e)) >= (e - 1.0) * (e - 1.0) * (size * size);
+    !line
+}
+
+/// Half-side of the window of [`point_source`], px.
+pub(crate) fn source_window(psf_sigma: f32) -> i32 {
+    (SOURCE_WINDOW_SIGMAS * psf_sigma).ceil() as i32
+}
+
+/// Stage 2b (`sources.wgsl`): 1 at the point sources of `z` ([`point_source`], without
+/// tips), 0 elsewhere, row-major.
+pub fn point_sources(z: &[f32], width: u32, height: u32, config: &DetectorConfig) -> Vec<u32> {
+    assert_eq!(z.len(), width as usize * height as usize);
+    let w = width as i32;
+    (0..w * height as i32)
+        .into_par_iter()
+        .map(|i| {
+            u32::from(point_source(
+                z,
+                (width, height),
+                (i % w, i / w),
+                false,
+                config,
+            ))
+        })
+        .collect()
+}
+
+/// The point sources of `z` less the tips of bright streaks ([`point_source`] with tips), for
+/// the refinement.
+pub(crate) fn point_sources_but_tips(
+    z: &[f32],
+    width: u32,
+    height: u32,
+    config: &DetectorConfig,
+) -> Vec<bool> {
+    let w = width as i32;
+    (0..w * height as i32)
+        .into_par_iter()
+        .map(|i| point_source(z, (width, height), (i % w, i / w), true, config))
+        .collect()
 }
 
 /// Stage 3 (`matched.wgsl`): `z` correlated with the PSF, `zf = sum(w z) / sqrt(sum(w^2))`
-/// with `w = g(dx) g(dy)`, `g(d) = exp(-d^2 / (2 psf_sigma^2))`, over a window of +-3 sigma (in-frame pixels only),
-/// so that unit white noise keeps unit variance.
-pub fn matched_filter(z: &[f32], width: u32, height: u32, config: &DetectorConfig) -> Vec<f32> {
+/// with `w = g(dx) g(dy)`, `g(d) = exp(-d^2 / (2 psf_sigma^2))`, over a window of +-3 sigma
+/// (in-frame pixels only), so that unit white noise keeps unit variance, then clipped to
+/// `+-config.filtered_clip`, so that what a faint star adds to a line is bounded by a few
+/// samples of that value (a streak at the detection limit is about 1 per sample).
+///
+/// Each output is `[zf, variance]`: `[0, 0]` wherever a point source (`sources`, from
+/// [`point_sources`]) lies in the window, so that bright stars, hot pixels and cosmic rays are masked out of the
+/// transform (the FRT sums the variance too, and a line across them counts fewer samples);
+/// `[zf, 1]` elsewhere.
+pub fn matched_filter(
+    z: &[f32],
+    sources: &[u32],
+    width: u32,
+    height: u32,
+    config: &DetectorConfig,
+) -> Vec<[f32; 2]> {
     assert_eq!(z.len(), width as usize * height as usize);
     let r = kernel_radius(config.psf_sigma_px) as i32;
     let inv = 1.0 / (2.0 * config.psf_sigma_px * config.psf_sigma_px);
@@ -230,7 +393,8 @@ pub fn matched_filter(z: &[f32], width: u32, height: u32, config: &DetectorConfi
         .flat_map(|gy| g.iter().map(move |gx| gy * gx))
         .collect();
     let (w, h) = (width as i32, height as i32);
-    let mut out = vec![0.0f32; z.len()];
+    assert_eq!(sources.len(), z.len());
+    let mut out = vec![[0.0f32; 2]; z.len()];
     out.par_chunks_mut(width as usize)
         .enumerate()
         .for_each(|(y, row)| {
@@ -238,6 +402,7 @@ pub fn matched_filter(z: &[f32], width: u32, height: u32, config: &DetectorConfi
             for (x, value) in row.iter_mut().enumerate() {
                 let x = x as i32;
                 let (mut sum, mut norm) = (0.0f32, 0.0f32);
+                let mut clean = true;
                 for dy in -r..=r {
                     let yy = y + dy;
                     if yy < 0 || yy >= h {
@@ -248,234 +413,330 @@ pub fn matched_filter(z: &[f32], width: u32, height: u32, config: &DetectorConfi
                         if xx < 0 || xx >= w {
                             continue;
                         }
+                        let i = (yy * w + xx) as usize;
+                        clean &= sources[i] == 0;
                         let wt = kernel[(dy + r) as usize * side + (dx + r) as usize];
-                        sum += wt * z[(yy * w + xx) as usize];
+                        sum += wt * z[i];
                         norm += wt * wt;
                     }
                 }
-                *value = sum / norm.sqrt();
+                *value = if clean {
+                    [
+                        (sum / norm.sqrt()).clamp(-config.filtered_clip, config.filtered_clip),
+                        1.0,
+                    ]
+                } else {
+                    [0.0, 0.0]
+                };
             }
         });
     out
 }
 
-/// 1 px in the 16.16 fixed point of the line walk.
-const ONE: i32 = 65536;
-/// 0.5 px in 16.16 fixed point.
-const HALF: i32 = 32768;
-
-/// The bins of the line transform of a `width` x `height` frame.
+/// Orientation of a Fast Radon Transform: which image axis its lines advance along.
 ///
-/// Bin `(k, r)` is the line `x cos(theta) + y sin(theta) = rho` about the frame centre
-/// `((width-1)/2, (height-1)/2)`, with `theta = k pi / n_theta` rad and `rho = r - rho_half` px.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LineGeometry {
-    /// Frame width, px.
-    pub width: u32,
-    /// Frame height, px.
-    pub height: u32,
-    /// Angles over [0, pi).
-    pub n_theta: u32,
-    /// Offsets, 1 px apart: `2 rho_half + 1`.
-    pub n_rho: u32,
-    /// Offset index of rho = 0; at least the half diagonal, px.
-    pub rho_half: u32,
-    /// Per angle, `[round(cos theta * 65536), round(sin theta * 65536)]`.
-    pub trig: Vec<[i32; 2]>,
+/// [`ROWS`]: lines at most 45 deg from the columns (one sample per image row, x = column
+/// moves by the shift); [`COLUMNS`]: the transposed image, lines at most 45 deg from the rows.
+pub type Orientation = u32;
+/// Lines that advance one image row per sample.
+pub const ROWS: Orientation = 0;
+/// Lines that advance one image column per sample (the transposed image).
+pub const COLUMNS: Orientation = 1;
+
+/// One dyadic level of the Fast Radon Transform (Götz & Druckmüller 1995; Brady 1998; as
+/// used for streaks by Nir, Zackay & Ofek 2018, AJ 156, 229) of a frame in one orientation.
+///
+/// In the oriented image (`rows` x `cols`; for [`COLUMNS`] row r is image column r), rows are
+/// padded with zeros to `padded_rows`, a power of two, and cut into blocks of
+/// `h = 2^level` rows. Entry `(b, s, x)` is the sum over the digital line that starts at
+/// column `x` in the first row of block `b` and ends at column `x + s` in its last row,
+/// `|s| <= h - 1` (at most 45 deg), one sample per row: a *partial* transform, a segment of
+/// `h` rows, for every level below the top, and the full transform at the top level.
+/// Columns outside the image hold zeros, so `x` runs over `-(h-1) .. cols + h - 1`: every
+/// start from which the line can touch the image.
+///
+/// Each entry is `[sum of zf, sum of the variance image]` (the variance image is 1 in the
+/// frame, 0 at masked point sources and in the padding), so that the S/N of an entry is normalised by the transform
+/// of the variance ([`entry_snr`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrtLevel {
+    /// [`ROWS`] or [`COLUMNS`].
+    pub orientation: Orientation,
+    /// `log2` of the block height, >= 1.
+    pub level: u32,
+    /// Rows of the oriented image (frame height for [`ROWS`], width for [`COLUMNS`]).
+    pub rows: u32,
+    /// Columns of the oriented image.
+    pub cols: u32,
+    /// `rows` rounded up to a power of two.
+    pub padded_rows: u32,
 }
 
-impl LineGeometry {
-    /// The bins for a frame of `width` x `height` px and `n_theta` angles.
-    pub fn new(width: u32, height: u32, n_theta: u32) -> LineGeometry {
-        let rho_half = (0.5 * f64::from(width).hypot(f64::from(height))).ceil() as u32;
-        let trig = (0..n_theta)
-            .map(|k| {
-                let theta = f64::from(k) * std::f64::consts::PI / f64::from(n_theta);
-                [
-                    (theta.cos() * f64::from(ONE)).round() as i32,
-                    (theta.sin() * f64::from(ONE)).round() as i32,
-                ]
+impl FrtLevel {
+    /// The levels of one orientation of a `width` x `height` frame, 1 up to the full
+    /// transform (`2^level = padded_rows`).
+    pub fn all(width: u32, height: u32, orientation: Orientation) -> Vec<FrtLevel> {
+        let (rows, cols) = if orientation == ROWS {
+            (height, width)
+        } else {
+            (width, height)
+        };
+        let padded_rows = rows.next_power_of_two();
+        (1..=padded_rows.trailing_zeros())
+            .map(|level| FrtLevel {
+                orientation,
+                level,
+                rows,
+                cols,
+                padded_rows,
             })
-            .collect();
-        LineGeometry {
-            width,
-            height,
-            n_theta,
-            n_rho: 2 * rho_half + 1,
-            rho_half,
-            trig,
+            .collect()
+    }
+
+    /// Rows per block, `h = 2^level`.
+    pub fn block_rows(&self) -> u32 {
+        1 << self.level
+    }
+
+    /// Columns of padding on either side: `h - 1`.
+    pub fn pad(&self) -> u32 {
+        self.block_rows() - 1
+    }
+
+    /// Blocks: `padded_rows / h`.
+    pub fn blocks(&self) -> u32 {
+        self.padded_rows >> self.level
+    }
+
+    /// Shifts per block: `2h - 1` (`s = -(h-1) ..= h-1`).
+    pub fn shifts(&self) -> u32 {
+        2 * self.block_rows() - 1
+    }
+
+    /// Start columns per shift: `cols + 2 (h - 1)`.
+    pub fn starts(&self) -> u32 {
+        self.cols + 2 * self.pad()
+    }
+
+    /// Entries of the level.
+    pub fn len(&self) -> usize {
+        self.blocks() as usize * self.shifts() as usize * self.starts() as usize
+    }
+
+    /// Whether the level has no entries (never: every level has at least one block).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Index of entry `(b, s, x)`: `(b * shifts + s + pad) * starts + x + pad`.
+    pub fn index(&self, block: u32, shift: i32, x: i32) -> usize {
+        let pad = self.pad() as i32;
+        (block as usize * self.shifts() as usize + (shift + pad) as usize) * self.starts() as usize
+            + (x + pad) as usize
+    }
+
+    /// Endpoints of entry `(b, s, x)` in frame pixels (0-based, x = column):
+    /// `[x1, y1, x2, y2]`, first row of the block to its last.
+    pub fn segment(&self, block: u32, shift: i32, x: i32) -> [f64; 4] {
+        let r1 = f64::from(block * self.block_rows());
+        let r2 = r1 + f64::from(self.pad());
+        let (c1, c2) = (f64::from(x), f64::from(x + shift));
+        if self.orientation == ROWS {
+            [c1, r1, c2, r2]
+        } else {
+            [r1, c1, r2, c2]
         }
     }
-
-    /// Angle of the line's normal for angle index `k`, rad.
-    pub fn theta_rad(&self, k: u32) -> f64 {
-        f64::from(k) * std::f64::consts::PI / f64::from(self.n_theta)
-    }
-
-    /// Offset of the line from the frame centre for offset index `r`, px.
-    pub fn rho_px(&self, r: u32) -> f64 {
-        f64::from(r) - f64::from(self.rho_half)
-    }
-
-    /// Frame centre, px.
-    pub fn centre(&self) -> [f64; 2] {
-        [
-            0.5 * f64::from(self.width - 1),
-            0.5 * f64::from(self.height - 1),
-        ]
-    }
 }
 
-/// The line transform as an S/N per bin.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SnrMap {
-    /// Angles (rows).
-    pub n_theta: u32,
-    /// Offsets (columns).
-    pub n_rho: u32,
-    /// Row-major `n_theta` x `n_rho`: S/N of the line (see [`radon`]), or 0 when the line has
-    /// fewer in-frame samples than the minimum length.
-    pub values: Vec<f32>,
+/// Value of the oriented image at `(r, c)`: `[zf, variance]` inside the frame, zeros outside.
+fn oriented(zf: &[[f32; 2]], width: u32, level: &FrtLevel, r: i32, c: i32) -> [f32; 2] {
+    if r < 0 || c < 0 || r >= level.rows as i32 || c >= level.cols as i32 {
+        return [0.0, 0.0];
+    }
+    let (x, y) = if level.orientation == ROWS {
+        (c as usize, r as usize)
+    } else {
+        (r as usize, c as usize)
+    };
+    zf[y * width as usize + x]
 }
 
-/// A local maximum of the [`SnrMap`] above the threshold.
+/// Stage 4 (`frt.wgsl`): one level of the Fast Radon Transform of `zf` (a `width`-wide
+/// frame, `[zf, variance]` per pixel from [`matched_filter`]), from the level below (`previous`, ignored for level 1, which reads `zf`).
+///
+/// The recursion (Brady 1998, eq. 2; Nir et al. 2018, sect. 2.2): with `a = s / 2` rounded
+/// towards zero, the line of shift `s` over a block of `2h'` rows is the line of shift `a`
+/// over its upper half followed by the line of shift `a` over its lower half starting at
+/// `x + s - a`: `T(b, s, x) = T'(2b, a, x) + T'(2b + 1, a, x + s - a)`. A half-line that
+/// starts outside `-(h'-1) .. cols + h' - 1` misses the image and counts 0.
+pub fn frt_level(
+    zf: &[[f32; 2]],
+    width: u32,
+    level: &FrtLevel,
+    previous: &[[f32; 2]],
+) -> Vec<[f32; 2]> {
+    let mut out = vec![[0.0f32; 2]; level.len()];
+    let child = FrtLevel {
+        level: level.level - 1,
+        ..*level
+    };
+    let (starts, shifts) = (level.starts() as usize, level.shifts() as usize);
+    let pad = level.pad() as i32;
+    let child_pad = child.pad() as i32;
+    let child_cols = child.cols as i32;
+    let from_child = |block: u32, shift: i32, x: i32| -> [f32; 2] {
+        if level.level == 1 {
+            return oriented(zf, width, level, block as i32, x);
+        }
+        if x < -child_pad || x >= child_cols + child_pad {
+            return [0.0, 0.0];
+        }
+        previous[child.index(block, shift, x)]
+    };
+    out.par_chunks_mut(starts * shifts)
+        .enumerate()
+        .for_each(|(b, block)| {
+            let b = b as u32;
+            for (si, row) in block.chunks_mut(starts).enumerate() {
+                let s = si as i32 - pad;
+                let a = s / 2;
+                for (xi, value) in row.iter_mut().enumerate() {
+                    let x = xi as i32 - pad;
+                    let top = from_child(2 * b, a, x);
+                    let bottom = from_child(2 * b + 1, a, x + s - a);
+                    *value = [top[0] + bottom[0], top[1] + bottom[1]];
+                }
+            }
+        });
+    out
+}
+
+/// `2 sqrt(pi)`, written as `frt_peaks.wgsl` writes it.
+const TWO_SQRT_PI: f32 = 3.544_907_7;
+
+/// Fewest in-frame samples of an entry of `level` that is searched for streaks: half the
+/// block (a streak that leaves the frame still counts), at least 2.
+pub(crate) fn min_samples(level: &FrtLevel) -> f32 {
+    (level.block_rows() / 2).max(2) as f32
+}
+
+/// Whether `level` is searched for streaks: its blocks are at least half the shortest
+/// streak long (`config.min_length_px`), so that a streak fills some block.
+pub fn searched(level: &FrtLevel, config: &DetectorConfig) -> bool {
+    2.0 * level.block_rows() as f32 >= config.min_length_px
+}
+
+/// S/N of an FRT entry `[sum, variance sum]` of shift `s` at `level`: `sum / sqrt(variance
+/// sum * c)`, or 0 under [`min_samples`] in-frame samples.
+///
+/// `c` is the variance per sample of a line sum of matched-filtered unit noise at sample
+/// spacing `step = sqrt(1 + (s / (h-1))^2)` px: the filter's autocorrelation
+/// `exp(-l^2 / (4 sigma^2))` summed over lags `l step`, which is `2 sqrt(pi) sigma / step`
+/// (Poisson summation; exact to 1e-6 for sigma >= 0.8 px), and 1 for white noise.
+pub(crate) fn entry_snr(level: &FrtLevel, s: i32, value: [f32; 2], psf_sigma: f32) -> f32 {
+    if value[1] < min_samples(level) {
+        return 0.0;
+    }
+    let slope = s as f32 / level.pad() as f32;
+    let step = (1.0 + slope * slope).sqrt();
+    let c = (TWO_SQRT_PI * psf_sigma / step).max(1.0);
+    value[0] / (value[1] * c).sqrt()
+}
+
+/// A local maximum of the S/N of one FRT level, above `config.transform_threshold`: a
+/// segment of the frame that may hold (part of) a streak.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Peak {
-    /// Angle index k (see [`LineGeometry`]).
-    pub theta_index: u32,
-    /// Offset index r (see [`LineGeometry`]).
-    pub rho_index: u32,
-    /// S/N of the bin.
+    /// [`ROWS`] or [`COLUMNS`].
+    pub orientation: Orientation,
+    /// FRT level (block height `2^level` rows).
+    pub level: u32,
+    /// Block.
+    pub block: u32,
+    /// Shift, columns across the block.
+    pub shift: i32,
+    /// Start column in the block's first row.
+    pub x: i32,
+    /// S/N of the entry.
     pub snr: f32,
 }
 
-/// Fewest in-frame samples of a line of the transform: `ceil(config.min_length_px)`.
-pub(crate) fn min_samples(config: &DetectorConfig) -> u32 {
-    config.min_length_px.ceil() as u32
-}
-
-/// Steps `t` for which `base + t dir` (16.16 fixed point) can be inside `[0, extent)` px,
-/// widened by two steps, as `t_range` of `radon.wgsl`.
-fn t_range(base: i32, dir: i32, extent: u32, half_len: i32) -> (i32, i32) {
-    if dir == 0 {
-        return (-half_len, half_len);
-    }
-    let lo = (-HALF - base) as f32 / dir as f32;
-    let hi = (extent as i32 * ONE - HALF - base) as f32 / dir as f32;
-    let a = lo.min(hi).floor() as i32 - 2;
-    let b = lo.max(hi).ceil() as i32 + 2;
-    (a.max(-half_len), b.min(half_len))
-}
-
-/// Stage 4 (`radon.wgsl`): for every bin of `geometry`, the sum of `zf` (the matched-filtered
-/// image) at the nearest pixels along the line in 1 px steps, divided by
-/// `sqrt(samples * line_variance)`, the noise of that sum; 0 below
-/// `ceil(config.min_length_px)` in-frame samples.
-pub fn radon(zf: &[f32], geometry: &LineGeometry, config: &DetectorConfig) -> SnrMap {
-    let z = zf;
-    let variance = line_variance(config.psf_sigma_px);
-    let (w, h) = (geometry.width as i32, geometry.height as i32);
-    assert_eq!(z.len(), (w * h) as usize);
-    let min = min_samples(config);
-    let n_rho = geometry.n_rho as usize;
-    let half_len = geometry.rho_half as i32;
-    let mut values = vec![0.0f32; geometry.n_theta as usize * n_rho];
-    values
-        .par_chunks_mut(n_rho)
-        .zip(&geometry.trig)
-        .for_each(|(row, &[cos, sin])| {
-            for (r, out) in row.iter_mut().enumerate() {
-                let rho = r as i32 - half_len;
-                let bx = (w - 1) * HALF + rho * cos;
-                let by = (h - 1) * HALF + rho * sin;
-                let (dx, dy) = (-sin, cos);
-                let rx = t_range(bx, dx, geometry.width, half_len);
-                let ry = t_range(by, dy, geometry.height, half_len);
-                let mut sum = 0.0f32;
-                let mut count = 0u32;
-                for t in rx.0.max(ry.0)..=rx.1.min(ry.1) {
-                    let x = (bx + t * dx + HALF) >> 16;
-                    let y = (by + t * dy + HALF) >> 16;
-                    if x >= 0 && x < w && y >= 0 && y < h {
-                        sum += z[(y * w + x) as usize];
-                        count += 1;
-                    }
-                }
-                *out = if count >= min {
-                    sum / (count as f32 * variance).sqrt()
-                } else {
-                    0.0
-                };
-            }
-        });
-    SnrMap {
-        n_theta: geometry.n_theta,
-        n_rho: geometry.n_rho,
-        values,
-    }
-}
-
-/// Stage 5 (`peaks.wgsl`): bins with S/N >= `config.snr_threshold` that beat every other bin
-/// within `config.nms_radius` bins (larger S/N, or equal S/N and smaller linear index), theta
-/// wrapping to `theta - pi` with `rho -> -rho`. Strongest first (then by linear index), at
-/// most `config.max_peaks`.
-pub fn peaks(map: &SnrMap, geometry: &LineGeometry, config: &DetectorConfig) -> Vec<Peak> {
-    let n_rho = map.n_rho as i32;
-    let n_theta = map.n_theta as i32;
+/// Stage 5 (`frt_peaks.wgsl`): the entries of a level with S/N >= `config.transform_threshold`
+/// that beat every other entry of the same block within `config.nms_radius` in shift and start
+/// ("beat": a larger S/N, or an equal one and a smaller index, so a plateau gives one peak).
+pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig) -> Vec<Peak> {
+    assert_eq!(values.len(), level.len());
+    let pad = level.pad() as i32;
+    let (starts, shifts) = (level.starts() as i32, level.shifts() as i32);
     let rad = config.nms_radius as i32;
-    let mirror_sum = 2 * geometry.rho_half as i32;
-    let is_peak = |k: i32, r: i32| -> bool {
-        let own = k * n_rho + r;
-        let v = map.values[own as usize];
-        if v.is_nan() || v < config.snr_threshold {
-            return false;
-        }
-        for dk in -rad..=rad {
-            let mut kk = k + dk;
-            let mirror = !(0..n_theta).contains(&kk);
-            kk = kk.rem_euclid(n_theta);
-            for dr in -rad..=rad {
-                if dk == 0 && dr == 0 {
-                    continue;
-                }
-                let rr = if mirror {
-                    mirror_sum - (r + dr)
-                } else {
-                    r + dr
-                };
-                if rr < 0 || rr >= n_rho {
-                    continue;
-                }
-                let other = kk * n_rho + rr;
-                let u = map.values[other as usize];
-                if u > v || (u == v && other < own) {
-                    return false;
-                }
-            }
-        }
-        true
+    let snr = |b: u32, si: i32, xi: i32| -> f32 {
+        let i = (b as usize * shifts as usize + si as usize) * starts as usize + xi as usize;
+        entry_snr(level, si - pad, values[i], config.psf_sigma_px)
     };
-    let mut found: Vec<Peak> = (0..n_theta)
+    let mut found: Vec<Peak> = (0..level.blocks())
         .into_par_iter()
-        .flat_map_iter(|k| {
-            (0..n_rho)
-                .filter(move |&r| is_peak(k, r))
-                .map(move |r| Peak {
-                    theta_index: k as u32,
-                    rho_index: r as u32,
-                    snr: map.values[(k * n_rho + r) as usize],
+        .flat_map_iter(|b| {
+            (0..shifts).flat_map(move |si| {
+                (0..starts).filter_map(move |xi| {
+                    let v = snr(b, si, xi);
+                    if v.is_nan() || v < config.transform_threshold {
+                        return None;
+                    }
+                    for dsi in -rad..=rad {
+                        for dxi in -rad..=rad {
+                            let (s2, x2) = (si + dsi, xi + dxi);
+                            if (dsi == 0 && dxi == 0)
+                                || !(0..shifts).contains(&s2)
+                                || !(0..starts).contains(&x2)
+                            {
+                                continue;
+                            }
+                            let u = snr(b, s2, x2);
+                            if u > v || (u == v && (s2, x2) < (si, xi)) {
+                                return None;
+                            }
+                        }
+                    }
+                    Some(Peak {
+                        orientation: level.orientation,
+                        level: level.level,
+                        block: b,
+                        shift: si - pad,
+                        x: xi - pad,
+                        snr: v,
+                    })
                 })
+            })
         })
         .collect();
-    sort_peaks(&mut found, map.n_rho);
+    sort_peaks(&mut found);
+    found
+}
+
+/// Stages 4 and 5 on the CPU: every level of both orientations, peaks of the searched
+/// levels, strongest first, at most `config.max_peaks`.
+pub fn line_peaks(zf: &[[f32; 2]], width: u32, height: u32, config: &DetectorConfig) -> Vec<Peak> {
+    let mut found = Vec::new();
+    for orientation in [ROWS, COLUMNS] {
+        let mut previous = Vec::new();
+        for level in FrtLevel::all(width, height, orientation) {
+            let values = frt_level(zf, width, &level, &previous);
+            if searched(&level, config) {
+                found.extend(frt_peaks(&level, &values, config));
+            }
+            previous = values;
+        }
+    }
+    sort_peaks(&mut found);
     found.truncate(config.max_peaks as usize);
     found
 }
 
-/// Orders peaks strongest first, ties by linear index in the map.
-pub(crate) fn sort_peaks(peaks: &mut [Peak], n_rho: u32) {
-    let index = |p: &Peak| p.theta_index as u64 * u64::from(n_rho) + u64::from(p.rho_index);
-    peaks.sort_by(|a, b| b.snr.total_cmp(&a.snr).then(index(a).cmp(&index(b))));
+/// Orders peaks strongest first, ties by orientation, level, block, shift and start.
+pub(crate) fn sort_peaks(peaks: &mut [Peak]) {
+    let key = |p: &Peak| (p.orientation, p.level, p.block, p.shift, p.x);
+    peaks.sort_by(|a, b| b.snr.total_cmp(&a.snr).then(key(a).cmp(&key(b))));
 }
 
 #[cfg(test)]
@@ -532,57 +793,146 @@ mod tests {
     }
 
     #[test]
-    fn radon_of_filtered_white_noise_has_unit_variance() {
-        // line_variance must turn line sums of the matched-filtered noise into unit S/N.
-        let (width, height) = (200, 200);
-        let config = DetectorConfig {
-            n_theta: 90,
-            ..DetectorConfig::default()
-        };
+    fn frt_of_filtered_white_noise_has_unit_snr() {
+        // entry_snr must turn line sums of the matched-filtered noise into unit S/N, at every
+        // slope (the sample spacing changes the correlation along the line).
+        let (width, height) = (160, 128);
+        let config = DetectorConfig::default();
         let z = noise(3, (width * height) as usize);
-        let zf = matched_filter(&z, width, height, &config);
-        let (_, std_zf) = mean_std(&zf);
+        let zf = matched_filter(
+            &z,
+            &point_sources(&z, width, height, &config),
+            width,
+            height,
+            &config,
+        );
+        let values: Vec<f32> = zf.iter().map(|v| v[0]).collect();
+        let (_, std_zf) = mean_std(&values);
         assert!((std_zf - 1.0).abs() < 0.03, "filtered noise std {std_zf}");
-        let geometry = LineGeometry::new(width, height, config.n_theta);
-        let map = radon(&zf, &geometry, &config);
-        let long: Vec<f32> = map.values.iter().copied().filter(|v| *v != 0.0).collect();
-        let (mean, std) = mean_std(&long);
-        assert!(mean.abs() < 0.1, "mean {mean}");
-        assert!((std - 1.0).abs() < 0.1, "line S/N std {std}");
-    }
-
-    #[test]
-    fn line_geometry_covers_the_frame() {
-        let geometry = LineGeometry::new(400, 300, 8);
-        assert_eq!(geometry.rho_half, 250);
-        assert_eq!(geometry.n_rho, 501);
-        assert_eq!(geometry.trig[0], [65536, 0]);
-        assert_eq!(geometry.trig[4], [0, 65536]);
-        assert!((geometry.theta_rad(2) - std::f64::consts::FRAC_PI_4).abs() < 1e-12);
-        assert_eq!(geometry.rho_px(0), -250.0);
-    }
-
-    #[test]
-    fn radon_sums_a_horizontal_line() {
-        // theta = pi/2: the lines are rows; rho = y - (height - 1) / 2.
-        let (width, height) = (64, 33);
-        let mut z = vec![0.0f32; (width * height) as usize];
-        for x in 0..width as usize {
-            z[20 * width as usize + x] = 1.0;
+        let mut previous = Vec::new();
+        for level in FrtLevel::all(width, height, ROWS) {
+            let values = frt_level(&zf, width, &level, &previous);
+            if level.level == 5 {
+                let pad = level.pad() as i32;
+                for shift in [0, pad / 2, pad] {
+                    let snr: Vec<f32> = (0..level.blocks())
+                        .flat_map(|b| (0..level.cols as i32).map(move |x| (b, x)))
+                        .map(|(b, x)| {
+                            let v = values[level.index(b, shift, x)];
+                            entry_snr(&level, shift, v, config.psf_sigma_px)
+                        })
+                        .filter(|v| *v != 0.0)
+                        .collect();
+                    let (mean, std) = mean_std(&snr);
+                    assert!(mean.abs() < 0.1, "shift {shift}: mean {mean}");
+                    assert!((std - 1.0).abs() < 0.1, "shift {shift}: S/N std {std}");
+                }
+            }
+            previous = values;
         }
+    }
+
+    #[test]
+    fn every_shift_of_a_block_sums_the_block_once() {
+        // For a fixed block and shift, the lines from every start cover each pixel of the
+        // block exactly once.
+        let (width, height) = (37, 29);
+        let zf: Vec<[f32; 2]> = noise(4, (width * height) as usize)
+            .into_iter()
+            .map(|v| [v, 1.0])
+            .collect();
+        for orientation in [ROWS, COLUMNS] {
+            let mut previous = Vec::new();
+            for level in FrtLevel::all(width, height, orientation) {
+                let values = frt_level(&zf, width, &level, &previous);
+                let h = level.block_rows();
+                let pad = level.pad() as i32;
+                for b in 0..level.blocks() {
+                    let expected: f64 = (b * h..((b + 1) * h).min(level.rows))
+                        .flat_map(|r| (0..level.cols).map(move |c| (r, c)))
+                        .map(|(r, c)| {
+                            let (x, y) = if orientation == ROWS { (c, r) } else { (r, c) };
+                            f64::from(zf[(y * width + x) as usize][0])
+                        })
+                        .sum();
+                    let rows = ((b + 1) * h).min(level.rows).saturating_sub(b * h);
+                    for s in -pad..=pad {
+                        let (sum, count) = (-pad..level.cols as i32 + pad)
+                            .map(|x| values[level.index(b, s, x)])
+                            .fold((0.0f64, 0.0f64), |(a, n), v| {
+                                (a + f64::from(v[0]), n + f64::from(v[1]))
+                            });
+                        assert!(
+                            (sum - expected).abs() < 1e-3,
+                            "level {} b {b} s {s}",
+                            level.level
+                        );
+                        assert_eq!(count, f64::from(rows * level.cols));
+                    }
+                }
+                previous = values;
+            }
+        }
+    }
+
+    #[test]
+    fn frt_finds_a_diagonal_and_a_column() {
+        // Ones along x = y + 5 (45 deg) and along column 50, in a 64 x 64 frame.
+        let (width, height) = (64u32, 64u32);
+        let mut zf = vec![[0.0f32, 1.0]; (width * height) as usize];
+        for y in 0..59 {
+            zf[(y * width + y + 5) as usize][0] = 1.0;
+        }
+        for y in 0..64 {
+            zf[(y * width + 50) as usize][0] = 1.0;
+        }
+        let mut previous = Vec::new();
+        for level in FrtLevel::all(width, height, ROWS) {
+            previous = frt_level(&zf, width, &level, &previous);
+        }
+        let top = FrtLevel::all(width, height, ROWS)[5];
+        assert_eq!(previous[top.index(0, 0, 50)], [64.0, 64.0]);
+        assert_eq!(previous[top.index(0, 63, 5)][0], 59.0);
+        assert_eq!(top.segment(0, 63, 5), [5.0, 0.0, 68.0, 63.0]);
+        // The column: 64 / sqrt(64 * 2 sqrt(pi) 1.2) = 3.9.
         let config = DetectorConfig {
-            n_theta: 4,
-            nms_radius: 1,
-            snr_threshold: 2.0,
+            transform_threshold: 3.0,
             ..DetectorConfig::default()
         };
-        let geometry = LineGeometry::new(width, height, config.n_theta);
-        let map = radon(&z, &geometry, &config);
-        let r = (20 - 16 + geometry.rho_half as i32) as usize;
-        let value = map.values[2 * geometry.n_rho as usize + r];
-        let expected = 64.0 / (64.0 * line_variance(config.psf_sigma_px)).sqrt();
-        assert!((value - expected).abs() < 1e-5, "{value} vs {expected}");
-        let found = peaks(&map, &geometry, &config);
-        assert_eq!((found[0].theta_index, found[0].rho_index), (2, r as u32));
+        let peaks = frt_peaks(&top, &previous, &config);
+        let best: Vec<(i32, i32)> = peaks.iter().take(2).map(|p| (p.shift, p.x)).collect();
+        assert!(
+            best.contains(&(0, 50)) && best.contains(&(63, 5)),
+            "{peaks:?}"
+        );
+        let columns = FrtLevel::all(width, height, COLUMNS)[0];
+        assert_eq!(columns.segment(3, -1, 7), [6.0, 7.0, 7.0, 6.0]);
+    }
+
+    #[test]
+    fn matched_filter_masks_point_sources_but_not_a_bright_streak() {
+        // A hot pixel at (20, 20) and a bright streak along row 40, clipped at 5 sigma.
+        let (width, height) = (64u32, 64u32);
+        let config = DetectorConfig::default();
+        let mut z = vec![0.0f32; (width * height) as usize];
+        z[(20 * width + 20) as usize] = config.clip_hi;
+        for x in 5..60 {
+            for dy in -1i32..=1 {
+                let value = if dy == 0 { config.clip_hi } else { 3.0 };
+                z[((40 + dy) as u32 * width + x) as usize] = value;
+            }
+        }
+        let zf = matched_filter(
+            &z,
+            &point_sources(&z, width, height, &config),
+            width,
+            height,
+            &config,
+        );
+        let at = |x: u32, y: u32| zf[(y * width + x) as usize];
+        assert_eq!(at(20, 20), [0.0, 0.0]);
+        assert_eq!(at(23, 17), [0.0, 0.0], "the mask spans the kernel");
+        assert_eq!(at(20, 28)[1], 1.0);
+        assert_eq!(at(30, 40), [config.filtered_clip, 1.0]);
     }
 }

@@ -1,26 +1,24 @@
-//! The wgpu context: device, queue and the five compute pipelines, built once; per-frame-size
+//! The wgpu context: device, queue and the compute pipelines, built once; per-frame-size
 //! buffers cached between frames.
 //!
 //! Every stage is exposed on its own ([`GpuContext::background`], [`GpuContext::normalize`],
-//! [`GpuContext::matched_filter`], [`GpuContext::radon`], [`GpuContext::peaks`]) with the signature of its CPU reference in
-//! [`crate::cpu`], so that tests compare them stage by stage; [`crate::Detector`] runs the five
-//! in one submission and reads back only what the refinement needs.
+//! [`GpuContext::point_sources`], [`GpuContext::matched_filter`], [`GpuContext::frt_level`], [`GpuContext::frt_peaks`]) with the signature of
+//! its CPU reference in [`crate::cpu`], so that tests compare them stage by stage;
+//! [`crate::Detector`] runs them all in one submission and reads back only what the refinement needs.
 
 use std::sync::{Mutex, mpsc};
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::cpu::{self, BackgroundGrid, LineGeometry, Peak, SnrMap};
+use crate::cpu::{self, BackgroundGrid, COLUMNS, FrtLevel, Peak, ROWS};
 use crate::{DetectError, DetectorConfig, Stages};
 
 /// `@workgroup_size` of `normalize.wgsl`, per axis.
 const NORMALIZE_WG: u32 = 16;
 /// `@workgroup_size` of `matched.wgsl`, per axis.
 const MATCHED_WG: u32 = 16;
-/// `@workgroup_size` of `radon.wgsl` (along rho).
-const RADON_WG: u32 = 64;
-/// `@workgroup_size` of `peaks.wgsl` (along rho).
-const PEAKS_WG: u32 = 64;
+/// `@workgroup_size` of `frt.wgsl` and `frt_peaks.wgsl` (along the start column).
+const FRT_WG: u32 = 64;
 
 /// Uniform parameters shared by every shader; the WGSL `Params` struct has the same layout.
 #[repr(C)]
@@ -36,51 +34,79 @@ struct Params {
     var_correction: f32,
     clip_lo: f32,
     clip_hi: f32,
-    n_theta: u32,
-    n_rho: u32,
-    rho_half: u32,
-    min_samples: u32,
-    snr_threshold: f32,
+    filtered_clip: f32,
+    transform_threshold: f32,
     nms_radius: u32,
     capacity: u32,
     psf_sigma: f32,
     kernel_radius: u32,
-    line_variance: f32,
 }
 
-/// One entry of the peaks buffer of `peaks.wgsl`.
+/// One FRT level's uniform parameters; the WGSL `Level` struct has the same layout.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+struct LevelParams {
+    orientation: u32,
+    level: u32,
+    rows: u32,
+    cols: u32,
+    padded_rows: u32,
+    min_samples: f32,
+    pad: [u32; 2],
+}
+
+/// One entry of the peaks buffer of `frt_peaks.wgsl`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 struct GpuPeak {
-    theta_index: u32,
-    rho_index: u32,
+    orientation: u32,
+    level: u32,
+    block: u32,
+    shift: i32,
+    x: i32,
     snr: f32,
-    pad: u32,
 }
 
-/// The buffers of the pipeline, in the order of [`FrameBuffers::buffers`].
+/// The frame-wide buffers, in the order of [`FrameBuffers::buffers`]; the FRT levels ping-pong
+/// between `FrtEven` (even levels) and `FrtOdd` (odd levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Params = 0,
     Pixels,
+    TileStats,
     Stats,
     Z,
+    Sources,
     Zf,
-    Trig,
-    Snr,
+    FrtEven,
+    FrtOdd,
     Counter,
     Peaks,
 }
 
-const SLOTS: usize = 9;
+const SLOTS: usize = 11;
 
+/// The buffer that holds level `level`'s entries.
+fn frt_slot(level: u32) -> Slot {
+    if level.is_multiple_of(2) {
+        Slot::FrtEven
+    } else {
+        Slot::FrtOdd
+    }
+}
+
+/// One dispatch of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Background,
+    BackgroundFilter,
     Normalize,
+    Sources,
     Matched,
-    Radon,
-    Peaks,
+    /// FRT level: index into [`FrameBuffers::levels`].
+    Frt(usize),
+    /// Peaks of an FRT level: index into [`FrameBuffers::levels`].
+    FrtPeaks(usize),
 }
 
 /// What decides the buffer sizes.
@@ -89,7 +115,6 @@ struct FrameKey {
     width: u32,
     height: u32,
     tile: u32,
-    n_theta: u32,
     capacity: u32,
 }
 
@@ -100,17 +125,39 @@ struct FrameBuffers {
     buffers: Vec<wgpu::Buffer>,
     /// One mappable copy per slot; `None` for the slots never read back.
     readback: Vec<Option<wgpu::Buffer>>,
+    /// Background, background filter, normalize, sources, matched.
     bind_groups: [wgpu::BindGroup; 5],
+    /// Every FRT level of both orientations, with its uniform buffer and the bind groups of
+    /// `frt.wgsl` and `frt_peaks.wgsl`.
+    levels: Vec<LevelBuffers>,
 }
 
-/// The wgpu device and the detector's five compute pipelines. Build once, reuse per frame.
+#[derive(Debug)]
+struct LevelBuffers {
+    level: FrtLevel,
+    /// Kept alive for the bind groups.
+    _uniform: wgpu::Buffer,
+    frt: wgpu::BindGroup,
+    peaks: wgpu::BindGroup,
+}
+
+/// Index of pipeline of each stage kind.
+const BACKGROUND: usize = 0;
+const BACKGROUND_FILTER: usize = 1;
+const NORMALIZE: usize = 2;
+const SOURCES: usize = 3;
+const MATCHED: usize = 4;
+const FRT: usize = 5;
+const FRT_PEAKS: usize = 6;
+
+/// The wgpu device and the detector's compute pipelines. Build once, reuse per frame.
 #[derive(Debug)]
 pub struct GpuContext {
     info: wgpu::AdapterInfo,
     device: wgpu::Device,
     queue: wgpu::Queue,
-    /// Indexed by `Stage as usize`.
-    pipelines: [wgpu::ComputePipeline; 5],
+    /// background, background_filter, normalize, sources, matched, frt, frt_peaks.
+    pipelines: [wgpu::ComputePipeline; 7],
     frame: Mutex<Option<FrameBuffers>>,
 }
 
@@ -159,10 +206,12 @@ impl GpuContext {
         }
         let pipelines = [
             pipeline("background", shader!("background")),
+            pipeline("background_filter", shader!("background_filter")),
             pipeline("normalize", shader!("normalize")),
+            pipeline("sources", shader!("sources")),
             pipeline("matched", shader!("matched")),
-            pipeline("radon", shader!("radon")),
-            pipeline("peaks", shader!("peaks")),
+            pipeline("frt", shader!("frt")),
+            pipeline("frt_peaks", shader!("frt_peaks")),
         ];
         tracing::info!(adapter = %adapter.get_info().name, "wgpu context ready");
         Ok(GpuContext {
@@ -188,12 +237,31 @@ impl GpuContext {
         config: &DetectorConfig,
     ) -> Result<BackgroundGrid, DetectError> {
         crate::validate_frame(pixels, width, height)?;
-        let geometry = LineGeometry::new(width, height, config.n_theta);
         let out = self.run(
-            &geometry,
+            (width, height),
             config,
             &[(Slot::Pixels, bytemuck::cast_slice(pixels))],
             &[Stage::Background],
+            &[Slot::TileStats],
+        )?;
+        Ok(grid_from_bytes(&out[0], width, height, config.tile))
+    }
+
+    /// GPU stage 1b, as [`cpu::background_filter`]; `grid` must be the grid of a `width` x
+    /// `height` frame with `config.tile`.
+    pub fn background_filter(
+        &self,
+        grid: &BackgroundGrid,
+        width: u32,
+        height: u32,
+        config: &DetectorConfig,
+    ) -> Result<BackgroundGrid, DetectError> {
+        check_grid(grid, width, height, config)?;
+        let out = self.run(
+            (width, height),
+            config,
+            &[(Slot::TileStats, bytemuck::cast_slice(&grid.stats))],
+            &[Stage::BackgroundFilter],
             &[Slot::Stats],
         )?;
         Ok(grid_from_bytes(&out[0], width, height, config.tile))
@@ -209,20 +277,9 @@ impl GpuContext {
         config: &DetectorConfig,
     ) -> Result<Vec<f32>, DetectError> {
         crate::validate_frame(pixels, width, height)?;
-        let geometry = LineGeometry::new(width, height, config.n_theta);
-        let (tiles_x, tiles_y) = (width.div_ceil(config.tile), height.div_ceil(config.tile));
-        if grid.tile != config.tile || grid.tiles_x != tiles_x || grid.tiles_y != tiles_y {
-            return Err(DetectError::BadInput {
-                width,
-                height,
-                what: format!(
-                    "background grid of {}x{} tiles of {} px does not fit tiles of {} px",
-                    grid.tiles_x, grid.tiles_y, grid.tile, config.tile
-                ),
-            });
-        }
+        check_grid(grid, width, height, config)?;
         let out = self.run(
-            &geometry,
+            (width, height),
             config,
             &[
                 (Slot::Pixels, bytemuck::cast_slice(pixels)),
@@ -234,77 +291,129 @@ impl GpuContext {
         Ok(bytemuck::pod_collect_to_vec(&out[0]))
     }
 
-    /// GPU stage 3, as [`cpu::matched_filter`].
-    pub fn matched_filter(
+    /// GPU stage 2b, as [`cpu::point_sources`].
+    pub fn point_sources(
         &self,
         z: &[f32],
         width: u32,
         height: u32,
         config: &DetectorConfig,
-    ) -> Result<Vec<f32>, DetectError> {
+    ) -> Result<Vec<u32>, DetectError> {
         crate::validate_frame(z, width, height)?;
-        let geometry = LineGeometry::new(width, height, config.n_theta);
         let out = self.run(
-            &geometry,
+            (width, height),
             config,
             &[(Slot::Z, bytemuck::cast_slice(z))],
+            &[Stage::Sources],
+            &[Slot::Sources],
+        )?;
+        Ok(bytemuck::pod_collect_to_vec(&out[0]))
+    }
+
+    /// GPU stage 3, as [`cpu::matched_filter`].
+    pub fn matched_filter(
+        &self,
+        z: &[f32],
+        sources: &[u32],
+        width: u32,
+        height: u32,
+        config: &DetectorConfig,
+    ) -> Result<Vec<[f32; 2]>, DetectError> {
+        crate::validate_frame(z, width, height)?;
+        if sources.len() != z.len() {
+            return Err(DetectError::BadInput {
+                width,
+                height,
+                what: format!(
+                    "{} point-source flags for {} pixels",
+                    sources.len(),
+                    z.len()
+                ),
+            });
+        }
+        let out = self.run(
+            (width, height),
+            config,
+            &[
+                (Slot::Z, bytemuck::cast_slice(z)),
+                (Slot::Sources, bytemuck::cast_slice(sources)),
+            ],
             &[Stage::Matched],
             &[Slot::Zf],
         )?;
         Ok(bytemuck::pod_collect_to_vec(&out[0]))
     }
 
-    /// GPU stage 4, as [`cpu::radon`]; `geometry.n_theta` must equal `config.n_theta`.
-    pub fn radon(
+    /// GPU stage 4: FRT levels 1 to `level.level` of `level.orientation` (each as
+    /// [`cpu::frt_level`]) of `zf`, a `width` x `height` filtered image; returns the last.
+    pub fn frt_level(
         &self,
-        zf: &[f32],
-        geometry: &LineGeometry,
-        config: &DetectorConfig,
-    ) -> Result<SnrMap, DetectError> {
-        check_geometry(zf.len(), geometry, config)?;
+        zf: &[[f32; 2]],
+        width: u32,
+        height: u32,
+        level: &FrtLevel,
+    ) -> Result<Vec<[f32; 2]>, DetectError> {
+        let flat: &[f32] = bytemuck::cast_slice(zf);
+        crate::validate_frame(&flat[..flat.len() / 2], width, height)?;
+        let config = DetectorConfig::default();
+        let stages: Vec<Stage> = level_indices(width, height)
+            .filter(|(_, l)| l.orientation == level.orientation && l.level <= level.level)
+            .map(|(i, _)| Stage::Frt(i))
+            .collect();
+        if stages.len() != level.level as usize
+            || !FrtLevel::all(width, height, level.orientation).contains(level)
+        {
+            return Err(bad_level(width, height, level));
+        }
         let out = self.run(
-            geometry,
-            config,
+            (width, height),
+            &config,
             &[(Slot::Zf, bytemuck::cast_slice(zf))],
-            &[Stage::Radon],
-            &[Slot::Snr],
+            &stages,
+            &[frt_slot(level.level)],
         )?;
-        Ok(SnrMap {
-            n_theta: geometry.n_theta,
-            n_rho: geometry.n_rho,
-            values: bytemuck::pod_collect_to_vec(&out[0]),
-        })
+        let mut values: Vec<[f32; 2]> = bytemuck::pod_collect_to_vec(&out[0]);
+        values.truncate(level.len());
+        Ok(values)
     }
 
-    /// GPU stage 5, as [`cpu::peaks`] (same order: strongest first). When more than
-    /// `config.max_peaks` peaks exist, which ones are kept differs from the CPU path.
-    pub fn peaks(
+    /// GPU stage 5, as [`cpu::frt_peaks`] (same order: strongest first), on the entries
+    /// `values` of `level` of a `width` x `height` frame. When more than `config.max_peaks`
+    /// peaks exist, which ones are kept differs from the CPU path.
+    pub fn frt_peaks(
         &self,
-        map: &SnrMap,
-        geometry: &LineGeometry,
+        width: u32,
+        height: u32,
+        level: &FrtLevel,
+        values: &[[f32; 2]],
         config: &DetectorConfig,
     ) -> Result<Vec<Peak>, DetectError> {
-        let pixels = geometry.width as usize * geometry.height as usize;
-        check_geometry(pixels, geometry, config)?;
-        if map.n_theta != geometry.n_theta || map.n_rho != geometry.n_rho {
+        let Some((index, _)) = level_indices(width, height).find(|(_, l)| l == level) else {
+            return Err(bad_level(width, height, level));
+        };
+        if values.len() != level.len() {
             return Err(DetectError::BadInput {
-                width: geometry.width,
-                height: geometry.height,
-                what: "S/N map and line geometry differ in size".to_string(),
+                width,
+                height,
+                what: format!(
+                    "{} FRT entries for a level of {}",
+                    values.len(),
+                    level.len()
+                ),
             });
         }
         let out = self.run(
-            geometry,
+            (width, height),
             config,
-            &[(Slot::Snr, bytemuck::cast_slice(&map.values))],
-            &[Stage::Peaks],
+            &[(frt_slot(level.level), bytemuck::cast_slice(values))],
+            &[Stage::FrtPeaks(index)],
             &[Slot::Counter, Slot::Peaks],
         )?;
-        Ok(peaks_from_bytes(&out[0], &out[1], geometry.n_rho))
+        Ok(peaks_from_bytes(&out[0], &out[1]))
     }
 
-    /// All five stages in one submission: the background grid, the normalized image and the
-    /// peaks (the S/N map stays on the GPU).
+    /// Every stage in one submission: the background grid, the normalized image and the
+    /// peaks of every searched FRT level (the filtered image and the FRT stay on the GPU).
     pub(crate) fn stages(
         &self,
         pixels: &[f32],
@@ -312,24 +421,32 @@ impl GpuContext {
         height: u32,
         config: &DetectorConfig,
     ) -> Result<Stages, DetectError> {
-        let geometry = LineGeometry::new(width, height, config.n_theta);
+        let mut stages = vec![
+            Stage::Background,
+            Stage::BackgroundFilter,
+            Stage::Normalize,
+            Stage::Sources,
+            Stage::Matched,
+        ];
+        for (i, level) in level_indices(width, height) {
+            stages.push(Stage::Frt(i));
+            if cpu::searched(&level, config) {
+                stages.push(Stage::FrtPeaks(i));
+            }
+        }
         let out = self.run(
-            &geometry,
+            (width, height),
             config,
             &[(Slot::Pixels, bytemuck::cast_slice(pixels))],
-            &[
-                Stage::Background,
-                Stage::Normalize,
-                Stage::Matched,
-                Stage::Radon,
-                Stage::Peaks,
-            ],
+            &stages,
             &[Slot::Stats, Slot::Z, Slot::Counter, Slot::Peaks],
         )?;
+        let mut peaks = peaks_from_bytes(&out[2], &out[3]);
+        peaks.truncate(config.max_peaks as usize);
         Ok(Stages {
             grid: grid_from_bytes(&out[0], width, height, config.tile),
             z: bytemuck::pod_collect_to_vec(&out[1]),
-            peaks: peaks_from_bytes(&out[2], &out[3], geometry.n_rho),
+            peaks,
         })
     }
 
@@ -338,7 +455,7 @@ impl GpuContext {
     /// the `reads` slots.
     fn run(
         &self,
-        geometry: &LineGeometry,
+        (width, height): (u32, u32),
         config: &DetectorConfig,
         uploads: &[(Slot, &[u8])],
         stages: &[Stage],
@@ -346,10 +463,9 @@ impl GpuContext {
     ) -> Result<Vec<Vec<u8>>, DetectError> {
         config.validate()?;
         let key = FrameKey {
-            width: geometry.width,
-            height: geometry.height,
+            width,
+            height,
             tile: config.tile,
-            n_theta: config.n_theta,
             capacity: config.max_peaks,
         };
         let mut cache = self
@@ -358,11 +474,11 @@ impl GpuContext {
             .map_err(|_| DetectError::Gpu("frame buffer cache poisoned".to_string()))?;
         if cache.as_ref().is_none_or(|f| f.key != key) {
             *cache = None;
-            *cache = Some(self.frame_buffers(key, geometry)?);
+            *cache = Some(self.frame_buffers(key)?);
         }
         let frame = cache.as_ref().expect("frame buffers were just built");
 
-        let params = params(geometry, config);
+        let params = params(width, height, config);
         self.queue.write_buffer(
             &frame.buffers[Slot::Params as usize],
             0,
@@ -378,7 +494,7 @@ impl GpuContext {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("detector"),
             });
-        if stages.contains(&Stage::Peaks) {
+        if stages.iter().any(|s| matches!(s, Stage::FrtPeaks(_))) {
             encoder.clear_buffer(&frame.buffers[Slot::Counter as usize], 0, None);
         }
         {
@@ -387,23 +503,49 @@ impl GpuContext {
                 timestamp_writes: None,
             });
             for &stage in stages {
-                let groups = match stage {
-                    Stage::Background => [params.tiles_x, params.tiles_y, 1],
-                    Stage::Normalize => [
-                        params.width.div_ceil(NORMALIZE_WG),
-                        params.height.div_ceil(NORMALIZE_WG),
-                        1,
-                    ],
-                    Stage::Matched => [
-                        params.width.div_ceil(MATCHED_WG),
-                        params.height.div_ceil(MATCHED_WG),
-                        1,
-                    ],
-                    Stage::Radon => [params.n_rho.div_ceil(RADON_WG), params.n_theta, 1],
-                    Stage::Peaks => [params.n_rho.div_ceil(PEAKS_WG), params.n_theta, 1],
+                let (pipeline, bind_group, groups) = match stage {
+                    Stage::Background => (
+                        BACKGROUND,
+                        &frame.bind_groups[0],
+                        [params.tiles_x, params.tiles_y, 1],
+                    ),
+                    Stage::BackgroundFilter => (
+                        BACKGROUND_FILTER,
+                        &frame.bind_groups[1],
+                        [params.tiles_x.div_ceil(8), params.tiles_y.div_ceil(8), 1],
+                    ),
+                    Stage::Normalize => (
+                        NORMALIZE,
+                        &frame.bind_groups[2],
+                        [
+                            width.div_ceil(NORMALIZE_WG),
+                            height.div_ceil(NORMALIZE_WG),
+                            1,
+                        ],
+                    ),
+                    Stage::Sources => (
+                        SOURCES,
+                        &frame.bind_groups[3],
+                        [width.div_ceil(MATCHED_WG), height.div_ceil(MATCHED_WG), 1],
+                    ),
+                    Stage::Matched => (
+                        MATCHED,
+                        &frame.bind_groups[4],
+                        [width.div_ceil(MATCHED_WG), height.div_ceil(MATCHED_WG), 1],
+                    ),
+                    Stage::Frt(i) => (
+                        FRT,
+                        &frame.levels[i].frt,
+                        level_groups(&frame.levels[i].level),
+                    ),
+                    Stage::FrtPeaks(i) => (
+                        FRT_PEAKS,
+                        &frame.levels[i].peaks,
+                        level_groups(&frame.levels[i].level),
+                    ),
                 };
-                pass.set_pipeline(&self.pipelines[stage as usize]);
-                pass.set_bind_group(0, &frame.bind_groups[stage as usize], &[]);
+                pass.set_pipeline(&self.pipelines[pipeline]);
+                pass.set_bind_group(0, bind_group, &[]);
                 pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
             }
         }
@@ -452,21 +594,25 @@ impl GpuContext {
     }
 
     /// Buffers, readback copies and bind groups for frames of `key`'s size.
-    fn frame_buffers(
-        &self,
-        key: FrameKey,
-        geometry: &LineGeometry,
-    ) -> Result<FrameBuffers, DetectError> {
-        let pixels = u64::from(key.width) * u64::from(key.height) * 4;
-        let tiles = u64::from(key.width.div_ceil(key.tile) * key.height.div_ceil(key.tile));
+    fn frame_buffers(&self, key: FrameKey) -> Result<FrameBuffers, DetectError> {
+        let (width, height) = (key.width, key.height);
+        let pixels = u64::from(width) * u64::from(height) * 4;
+        let tiles = u64::from(width.div_ceil(key.tile) * height.div_ceil(key.tile));
+        // The top level of an orientation is its largest.
+        let frt = level_indices(width, height)
+            .map(|(_, l)| l.len() as u64 * 8)
+            .max()
+            .unwrap_or(8);
         let sizes: [u64; SLOTS] = [
             size_of::<Params>() as u64,
             pixels,
             tiles * 8,
+            tiles * 8,
             pixels,
             pixels,
-            u64::from(key.n_theta) * 8,
-            u64::from(key.n_theta) * u64::from(geometry.n_rho) * 4,
+            2 * pixels,
+            frt,
+            frt,
             4,
             u64::from(key.capacity) * size_of::<GpuPeak>() as u64,
         ];
@@ -474,8 +620,8 @@ impl GpuContext {
         let largest = sizes.iter().copied().max().unwrap_or(0);
         if largest > limits.max_storage_buffer_binding_size || largest > limits.max_buffer_size {
             return Err(DetectError::BadInput {
-                width: key.width,
-                height: key.height,
+                width,
+                height,
                 what: format!(
                     "needs a {largest}-byte buffer, more than this adapter binds ({})",
                     limits.max_storage_buffer_binding_size
@@ -483,10 +629,13 @@ impl GpuContext {
             });
         }
         let readable = [
+            Slot::TileStats,
             Slot::Stats,
             Slot::Z,
+            Slot::Sources,
             Slot::Zf,
-            Slot::Snr,
+            Slot::FrtEven,
+            Slot::FrtOdd,
             Slot::Counter,
             Slot::Peaks,
         ];
@@ -520,102 +669,183 @@ impl GpuContext {
                 })
             })
             .collect();
-        self.queue.write_buffer(
-            &buffers[Slot::Trig as usize],
-            0,
-            bytemuck::cast_slice(&geometry.trig),
-        );
-        let bind = |stage: Stage, slots: &[Slot]| {
-            let entries: Vec<wgpu::BindGroupEntry> = slots
+        let bind = |pipeline: usize, resources: &[&wgpu::Buffer]| {
+            let entries: Vec<wgpu::BindGroupEntry> = resources
                 .iter()
                 .enumerate()
-                .map(|(binding, &slot)| wgpu::BindGroupEntry {
+                .map(|(binding, buffer)| wgpu::BindGroupEntry {
                     binding: binding as u32,
-                    resource: buffers[slot as usize].as_entire_binding(),
+                    resource: buffer.as_entire_binding(),
                 })
                 .collect();
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("detector stage"),
-                layout: &self.pipelines[stage as usize].get_bind_group_layout(0),
+                layout: &self.pipelines[pipeline].get_bind_group_layout(0),
                 entries: &entries,
             })
         };
+        let slot = |s: Slot| &buffers[s as usize];
         let bind_groups = [
             bind(
-                Stage::Background,
-                &[Slot::Params, Slot::Pixels, Slot::Stats],
+                BACKGROUND,
+                &[
+                    slot(Slot::Params),
+                    slot(Slot::Pixels),
+                    slot(Slot::TileStats),
+                ],
             ),
             bind(
-                Stage::Normalize,
-                &[Slot::Params, Slot::Pixels, Slot::Stats, Slot::Z],
-            ),
-            bind(Stage::Matched, &[Slot::Params, Slot::Z, Slot::Zf]),
-            bind(
-                Stage::Radon,
-                &[Slot::Params, Slot::Zf, Slot::Trig, Slot::Snr],
+                BACKGROUND_FILTER,
+                &[slot(Slot::Params), slot(Slot::TileStats), slot(Slot::Stats)],
             ),
             bind(
-                Stage::Peaks,
-                &[Slot::Params, Slot::Snr, Slot::Counter, Slot::Peaks],
+                NORMALIZE,
+                &[
+                    slot(Slot::Params),
+                    slot(Slot::Pixels),
+                    slot(Slot::Stats),
+                    slot(Slot::Z),
+                ],
+            ),
+            bind(
+                SOURCES,
+                &[slot(Slot::Params), slot(Slot::Z), slot(Slot::Sources)],
+            ),
+            bind(
+                MATCHED,
+                &[
+                    slot(Slot::Params),
+                    slot(Slot::Z),
+                    slot(Slot::Sources),
+                    slot(Slot::Zf),
+                ],
             ),
         ];
+        let levels = level_indices(width, height)
+            .map(|(_, level)| {
+                let uniform = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("FRT level"),
+                    size: size_of::<LevelParams>() as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.queue.write_buffer(
+                    &uniform,
+                    0,
+                    bytemuck::bytes_of(&LevelParams {
+                        orientation: level.orientation,
+                        level: level.level,
+                        rows: level.rows,
+                        cols: level.cols,
+                        padded_rows: level.padded_rows,
+                        min_samples: cpu::min_samples(&level),
+                        pad: [0; 2],
+                    }),
+                );
+                let (below, own) = (slot(frt_slot(level.level + 1)), slot(frt_slot(level.level)));
+                let frt = bind(
+                    FRT,
+                    &[slot(Slot::Params), &uniform, slot(Slot::Zf), below, own],
+                );
+                let peaks = bind(
+                    FRT_PEAKS,
+                    &[
+                        slot(Slot::Params),
+                        &uniform,
+                        own,
+                        slot(Slot::Counter),
+                        slot(Slot::Peaks),
+                    ],
+                );
+                LevelBuffers {
+                    level,
+                    _uniform: uniform,
+                    frt,
+                    peaks,
+                }
+            })
+            .collect();
         Ok(FrameBuffers {
             key,
             buffers,
             readback,
             bind_groups,
+            levels,
         })
     }
 }
 
+/// Every FRT level of a `width` x `height` frame, rows first, each with its index in
+/// [`FrameBuffers::levels`].
+fn level_indices(width: u32, height: u32) -> impl Iterator<Item = (usize, FrtLevel)> {
+    FrtLevel::all(width, height, ROWS)
+        .into_iter()
+        .chain(FrtLevel::all(width, height, COLUMNS))
+        .enumerate()
+}
+
+/// Workgroups of one FRT level's dispatch: starts / `FRT_WG`, shifts, blocks.
+fn level_groups(level: &FrtLevel) -> [u32; 3] {
+    [
+        level.starts().div_ceil(FRT_WG),
+        level.shifts(),
+        level.blocks(),
+    ]
+}
+
+/// Checks that `grid` is the background grid of a `width` x `height` frame with `config.tile`.
+fn check_grid(
+    grid: &BackgroundGrid,
+    width: u32,
+    height: u32,
+    config: &DetectorConfig,
+) -> Result<(), DetectError> {
+    let (tiles_x, tiles_y) = (width.div_ceil(config.tile), height.div_ceil(config.tile));
+    if grid.tile != config.tile
+        || grid.tiles_x != tiles_x
+        || grid.tiles_y != tiles_y
+        || grid.stats.len() != (tiles_x * tiles_y) as usize
+    {
+        return Err(DetectError::BadInput {
+            width,
+            height,
+            what: format!(
+                "background grid of {}x{} tiles of {} px does not fit tiles of {} px",
+                grid.tiles_x, grid.tiles_y, grid.tile, config.tile
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn bad_level(width: u32, height: u32, level: &FrtLevel) -> DetectError {
+    DetectError::BadInput {
+        width,
+        height,
+        what: format!("{level:?} is not an FRT level of this frame"),
+    }
+}
+
 /// The shaders' uniform parameters for one frame.
-fn params(geometry: &LineGeometry, config: &DetectorConfig) -> Params {
+fn params(width: u32, height: u32, config: &DetectorConfig) -> Params {
     Params {
-        width: geometry.width,
-        height: geometry.height,
+        width,
+        height,
         tile: config.tile,
-        tiles_x: geometry.width.div_ceil(config.tile),
-        tiles_y: geometry.height.div_ceil(config.tile),
+        tiles_x: width.div_ceil(config.tile),
+        tiles_y: height.div_ceil(config.tile),
         iterations: config.clip_iterations,
         clip_sigma: config.clip_sigma,
         var_correction: cpu::clipped_sigma_correction(config.clip_sigma),
         clip_lo: config.clip_lo,
         clip_hi: config.clip_hi,
-        n_theta: geometry.n_theta,
-        n_rho: geometry.n_rho,
-        rho_half: geometry.rho_half,
-        min_samples: cpu::min_samples(config),
-        snr_threshold: config.snr_threshold,
+        filtered_clip: config.filtered_clip,
+        transform_threshold: config.transform_threshold,
         nms_radius: config.nms_radius,
         capacity: config.max_peaks,
         psf_sigma: config.psf_sigma_px,
         kernel_radius: cpu::kernel_radius(config.psf_sigma_px),
-        line_variance: cpu::line_variance(config.psf_sigma_px),
     }
-}
-
-/// Checks that an image of `pixels` values fits `geometry` and `geometry` fits `config`.
-fn check_geometry(
-    pixels: usize,
-    geometry: &LineGeometry,
-    config: &DetectorConfig,
-) -> Result<(), DetectError> {
-    let (width, height) = (geometry.width, geometry.height);
-    let what = if pixels != width as usize * height as usize {
-        format!("{pixels} values for a {width} x {height} geometry")
-    } else if geometry.n_theta != config.n_theta {
-        format!(
-            "geometry has {} angles, configuration {}",
-            geometry.n_theta, config.n_theta
-        )
-    } else {
-        return Ok(());
-    };
-    Err(DetectError::BadInput {
-        width,
-        height,
-        what,
-    })
 }
 
 fn grid_from_bytes(bytes: &[u8], width: u32, height: u32, tile: u32) -> BackgroundGrid {
@@ -627,25 +857,28 @@ fn grid_from_bytes(bytes: &[u8], width: u32, height: u32, tile: u32) -> Backgrou
     }
 }
 
-/// The peaks the shader appended, strongest first as [`cpu::peaks`] orders them.
-fn peaks_from_bytes(counter: &[u8], peaks: &[u8], n_rho: u32) -> Vec<Peak> {
+/// The peaks the shader appended, strongest first as [`cpu::frt_peaks`] orders them.
+fn peaks_from_bytes(counter: &[u8], peaks: &[u8]) -> Vec<Peak> {
     let found: u32 = bytemuck::pod_read_unaligned(counter);
     let all: Vec<GpuPeak> = bytemuck::pod_collect_to_vec(peaks);
     if found as usize > all.len() {
         tracing::warn!(
             found,
             capacity = all.len(),
-            "more line-transform peaks than capacity; the extra ones are lost"
+            "more FRT peaks than capacity; the extra ones are lost"
         );
     }
     let mut out: Vec<Peak> = all[..all.len().min(found as usize)]
         .iter()
         .map(|p| Peak {
-            theta_index: p.theta_index,
-            rho_index: p.rho_index,
+            orientation: p.orientation,
+            level: p.level,
+            block: p.block,
+            shift: p.shift,
+            x: p.x,
             snr: p.snr,
         })
         .collect();
-    cpu::sort_peaks(&mut out, n_rho);
+    cpu::sort_peaks(&mut out);
     out
 }

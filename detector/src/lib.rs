@@ -1,20 +1,30 @@
 //! Streak detection in survey frames, on the GPU through wgpu or on the CPU.
 //!
-//! A frame (row-major `f32` pixels in ADU) goes through five stages, each a WGSL compute
+//! A frame (row-major `f32` pixels in ADU) goes through six stages, each a WGSL compute
 //! shader in `shaders/` with a CPU reference in [`cpu`] that computes the same function:
 //!
 //! 1. **background** ([`cpu::background`], `background.wgsl`): a robust background level and
 //!    noise per tile ([`BackgroundGrid`]), by sigma clipping from the median and the
-//!    interquartile range;
+//!    interquartile range, then a 3 x 3 median filter of the tiles
+//!    ([`cpu::background_filter`], `background_filter.wgsl`) so that a faint streak does not
+//!    raise the background under itself;
 //! 2. **normalize** ([`cpu::normalize`], `normalize.wgsl`): `z = (p - bg) / sigma`, with `bg`
 //!    and `sigma` interpolated between tile centres, clipped to `[-clip_lo, clip_hi]` so that
 //!    stars and hot pixels cannot fake a line (the thresholding stage);
-//! 3. **matched filter** ([`cpu::matched_filter`], `matched.wgsl`): `z` correlated with the
-//!    PSF, so that line sums become the matched filter of a streak;
-//! 4. **radon** ([`cpu::radon`], `radon.wgsl`): a line transform of the filtered image, as an
-//!    S/N per (angle, offset) bin ([`SnrMap`] over a [`LineGeometry`]);
-//! 5. **peaks** ([`cpu::peaks`], `peaks.wgsl`): threshold and non-maximum suppression on the
-//!    S/N map ([`Peak`]).
+//! 3. **point sources** ([`cpu::point_sources`], `sources.wgsl`): pixels at the clip whose bright
+//!    neighbourhood is not elongated (star cores, hot pixels, cosmic rays);
+//! 4. **matched filter** ([`cpu::matched_filter`], `matched.wgsl`): `z` correlated with the
+//!    PSF, so that line sums become the matched filter of a streak, then clipped again
+//!    (`filtered_clip`) so that a faint star adds at most a few bounded samples to a line; with
+//!    its variance, 0 within the kernel of a point source (masked out of the transform);
+//! 5. **FRT** ([`cpu::frt_level`], `frt.wgsl`): the Fast Radon Transform (Nir, Zackay & Ofek
+//!    2018) of the filtered image and of its variance, level by level, in both orientations
+//!    ([`FrtLevel`]); the levels below the top are the *partial* transforms, sums over
+//!    segments of `2^level` rows, so that a short streak is summed over its own length
+//!    rather than diluted by a whole chord;
+//! 6. **peaks** ([`cpu::frt_peaks`], `frt_peaks.wgsl`): on every level at least half the
+//!    shortest streak long, the S/N `sum / sqrt(variance transform * c)` is thresholded and
+//!    non-maximum suppressed ([`Peak`], a segment of the frame).
 //!
 //! Then, on the CPU for both paths, peaks of one streak are merged, stars are masked (round,
 //! isolated local maxima), and each candidate is refined on the normalized image: its extent
@@ -24,7 +34,7 @@
 //! bright stars) are rejected; each accepted streak is masked before weaker candidates are
 //! refined.
 //!
-//! [`GpuContext`] holds the wgpu device and the five pipelines; build it once and reuse it
+//! [`GpuContext`] holds the wgpu device and the pipelines; build it once and reuse it
 //! for every frame. [`Detector`] runs the whole chain on a [`Backend`]: the GPU, or the CPU
 //! references (the fallback when the machine has no adapter).
 //!
@@ -66,11 +76,10 @@ mod refine;
 
 use serde::{Deserialize, Serialize};
 
-pub use cpu::{BackgroundGrid, LineGeometry, Peak, SnrMap};
+pub use cpu::{BackgroundGrid, FrtLevel, Peak};
 pub use gpu::GpuContext;
 
-/// Largest frame side the detector accepts, px (the line transform's 16.16 fixed-point
-/// coordinates stay within `i32` up to this size).
+/// Largest frame side the detector accepts, px.
 pub const MAX_SIDE_PX: u32 = 8192;
 
 /// Largest PSF sigma, px (the matched-filter kernel spans +-3 sigma).
@@ -92,17 +101,19 @@ pub struct DetectorConfig {
     pub clip_lo: f32,
     /// Upper clip of the normalized image, in sigma: bounds what one star adds to a line.
     pub clip_hi: f32,
-    /// Angles of the line transform over [0, pi).
-    pub n_theta: u32,
-    /// Detection threshold, S/N, applied to the line transform and to the refined streak.
+    /// Clip of the matched-filtered image, in sigma (symmetric).
+    pub filtered_clip: f32,
+    /// Candidate threshold on the S/N of the FRT entries (partial transforms included).
+    pub transform_threshold: f32,
+    /// Detection threshold, S/N, of the refined streak.
     pub snr_threshold: f32,
-    /// Shortest streak reported, px; also the shortest in-image line of the transform.
+    /// Shortest streak reported, px; the FRT is searched from blocks of half this height.
     pub min_length_px: f32,
     /// Gaussian sigma of the point-spread function, px.
     pub psf_sigma_px: f32,
-    /// Half-width of the non-maximum suppression neighbourhood, in bins (angle and offset).
+    /// Half-width of the non-maximum suppression neighbourhood, in FRT entries (shift and start).
     pub nms_radius: u32,
-    /// Most peaks kept from one frame's line transform.
+    /// Most peaks kept from one frame's transforms.
     pub max_peaks: u32,
     /// Peaks closer than this in angle are merged (with `merge_offset_px`), deg.
     pub merge_angle_deg: f32,
@@ -118,9 +129,10 @@ impl Default for DetectorConfig {
             clip_sigma: 3.0,
             clip_lo: 5.0,
             clip_hi: 5.0,
-            n_theta: 360,
-            snr_threshold: 7.5,
-            min_length_px: 32.0,
+            filtered_clip: 3.0,
+            transform_threshold: 4.0,
+            snr_threshold: 7.0,
+            min_length_px: 48.0,
             psf_sigma_px: 1.2,
             nms_radius: 4,
             max_peaks: 4096,
@@ -143,11 +155,14 @@ impl DetectorConfig {
         if !(positive(self.clip_lo) && positive(self.clip_hi)) {
             return bad("clip_lo and clip_hi must be > 0");
         }
-        if self.n_theta < 2 * self.nms_radius + 1 || self.n_theta > 65_535 {
-            return bad("n_theta must be in (2 nms_radius + 1)..=65535");
+        if !positive(self.filtered_clip) {
+            return bad("filtered_clip must be > 0");
         }
-        if !positive(self.snr_threshold) {
-            return bad("snr_threshold must be > 0");
+        if !(positive(self.snr_threshold) && positive(self.transform_threshold)) {
+            return bad("snr_threshold and transform_threshold must be > 0");
+        }
+        if self.nms_radius > 64 {
+            return bad("nms_radius must be at most 64");
         }
         if !(1.0..=f32::from(u16::MAX)).contains(&self.min_length_px) {
             return bad("min_length_px must be in 1..=65535 px");
@@ -317,24 +332,24 @@ impl Detector {
     ) -> Result<Vec<Streak>, DetectError> {
         self.config.validate()?;
         validate_frame(pixels, width, height)?;
-        let geometry = LineGeometry::new(width, height, self.config.n_theta);
         let stages = match &self.backend {
             Backend::Gpu(gpu) => gpu.stages(pixels, width, height, &self.config)?,
             Backend::Cpu => {
-                let grid = cpu::background(pixels, width, height, &self.config);
+                let grid =
+                    cpu::background_filter(&cpu::background(pixels, width, height, &self.config));
                 let z = cpu::normalize(pixels, width, height, &grid, &self.config);
-                let zf = cpu::matched_filter(&z, width, height, &self.config);
-                let map = cpu::radon(&zf, &geometry, &self.config);
-                let peaks = cpu::peaks(&map, &geometry, &self.config);
+                let sources = cpu::point_sources(&z, width, height, &self.config);
+                let zf = cpu::matched_filter(&z, &sources, width, height, &self.config);
+                let peaks = cpu::line_peaks(&zf, width, height, &self.config);
                 Stages { grid, z, peaks }
             }
         };
         Ok(refine::streaks(
             pixels,
+            (width, height),
             &stages.grid,
             stages.z,
             &stages.peaks,
-            &geometry,
             &self.config,
         ))
     }

@@ -27,14 +27,21 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::{BackgroundGrid, LineGeometry, Peak};
+use crate::cpu::{BackgroundGrid, FrtLevel, Peak};
 use crate::{DetectorConfig, Streak};
 
 /// Extent/fit rounds per candidate.
-const FIT_ROUNDS: usize = 2;
-/// Before the line is refined, a candidate goes on when its robust S/N reaches this fraction
-/// of the threshold (the unrefined line may miss part of the signal).
+const FIT_ROUNDS: usize = 4;
+/// Before the line is refined, a candidate goes on when its S/N reaches this fraction of the
+/// threshold (the unrefined line may miss part of the signal).
 const EARLY_REJECT_FRACTION: f64 = 0.6;
+/// A streak's robust S/N (median x sqrt(length), blind to a few bright samples, with its
+/// uniformity test) and its robust S/N less the local background reach this fraction of the
+/// threshold, as its plain S/N does. Both are noisier than the plain S/N (the median of unit
+/// noise scatters 1.25 times as much as the mean; the side bands add about 0.9); a fraction
+/// under 1 found more faint simulated streaks but let galaxy structure and the wings of bright
+/// streaks through on the real frames (`detector/tests/real_frames.rs`).
+const SHAPE_FRACTION: f64 = 1.0;
 /// A profile sample this far above the streak's level (sigma) is an outlier, not streak.
 const OUTLIER_SIGMA: f64 = 4.0;
 /// Ratio of successive segment lengths tried for the extent's first guess.
@@ -67,6 +74,13 @@ const STAR_PROBE_PX: f32 = 1.5;
 const STAR_EDGE_SIGMA: f32 = 1.0;
 /// Largest star mask radius, px.
 const MAX_STAR_RADIUS_PX: f32 = 20.0;
+/// Upper clip of the profile samples in the extent search and the plain S/N, sigma: a star left
+/// on the line (one too faint for the star mask, or one the streak itself keeps from looking
+/// isolated) adds at most a few samples of this, instead of capturing the extent; a streak at
+/// the detection limit is under 1 sigma per sample, and one that reaches the clip is far above
+/// the threshold. The robust S/N and its uniformity test see the samples unclipped, so that a
+/// bright compact source (a galaxy's core) does not look uniform.
+const PROFILE_CLIP_SIGMA: f64 = 3.0;
 /// Half-width of the profile along a line, px: each sample sums the pixels at whole-pixel
 /// offsets up to this far across the line.
 const PROFILE_HALF_WIDTH_PX: i32 = 2;
@@ -79,6 +93,10 @@ const SIDE_GAP_SIGMA: f64 = 4.0;
 const CROSS_BIN_PX: f64 = 0.5;
 /// Half-width of the cross-line profile for the width fit, in PSF sigma.
 const WIDTH_WINDOW_SIGMA: f64 = 4.0;
+/// Widest cross profile of a streak, in PSF sigma: a line is one PSF wide (up to about twice
+/// the configured PSF on real frames, whose seeing varies); a profile that fits no Gaussian
+/// narrower than this is extended light along the line (a galaxy, the halo of a bright star).
+const MAX_WIDTH_SIGMAS: f64 = 2.5;
 /// FWHM of a Gaussian over its sigma: 2 sqrt(2 ln 2).
 const FWHM_PER_SIGMA: f64 = 2.354_820_045;
 
@@ -90,13 +108,21 @@ struct Line {
 }
 
 impl Line {
-    fn from_bin(geometry: &LineGeometry, theta_index: u32, rho_index: u32) -> Line {
-        let theta = geometry.theta_rad(theta_index);
-        let rho = geometry.rho_px(rho_index);
-        let c = geometry.centre();
+    /// The line through an FRT peak's segment, from its midpoint.
+    fn from_peak(peak: &Peak) -> Line {
+        let level = FrtLevel {
+            orientation: peak.orientation,
+            level: peak.level,
+            // Only the block height and the orientation matter to the segment.
+            rows: 0,
+            cols: 0,
+            padded_rows: 0,
+        };
+        let [x1, y1, x2, y2] = level.segment(peak.block, peak.shift, peak.x);
+        let length = (x2 - x1).hypot(y2 - y1);
         Line {
-            p: [c[0] + rho * theta.cos(), c[1] + rho * theta.sin()],
-            d: [-theta.sin(), theta.cos()],
+            p: [0.5 * (x1 + x2), 0.5 * (y1 + y2)],
+            d: [(x2 - x1) / length, (y2 - y1) / length],
         }
     }
 
@@ -188,13 +214,12 @@ impl Image<'_> {
 /// strongest first.
 pub(crate) fn streaks(
     pixels: &[f32],
+    (width, height): (u32, u32),
     grid: &BackgroundGrid,
     mut z: Vec<f32>,
     peaks: &[Peak],
-    geometry: &LineGeometry,
     config: &DetectorConfig,
 ) -> Vec<Streak> {
-    let (width, height) = (geometry.width, geometry.height);
     let raw: Vec<f32> = (0..width * height)
         .into_par_iter()
         .map(|i| {
@@ -207,6 +232,24 @@ pub(crate) fn streaks(
         })
         .collect();
     let mut masked = star_mask(&raw, width, height, config.psf_sigma_px);
+    // The point sources the transform left out (bright star cores, hot pixels, cosmic rays) and
+    // the pixels next to them: a star too close to something to look isolated is still no
+    // evidence for a streak. Only their cores: a star on a streak's path hides no more of it
+    // than it must (the profile clip bounds what the star's wings add).
+    let reach = 1;
+    let (w, h) = (width as i32, height as i32);
+    for (i, _) in crate::cpu::point_sources_but_tips(&z, width, height, config)
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p)
+    {
+        let (x, y) = (i as i32 % w, i as i32 / w);
+        for yy in (y - reach).max(0)..=(y + reach).min(h - 1) {
+            for xx in (x - reach).max(0)..=(x + reach).min(w - 1) {
+                masked[(yy * w + xx) as usize] = true;
+            }
+        }
+    }
     for (value, m) in z.iter_mut().zip(&masked) {
         if *m {
             *value = 0.0;
@@ -221,12 +264,12 @@ pub(crate) fn streaks(
             width,
             height,
         };
-        merge(peaks, geometry, config)
+        merge(peaks, config)
             .into_par_iter()
             .filter(|line| screen(&image, line, config))
             .collect()
     };
-    let mut found = Vec::new();
+    let mut found: Vec<Streak> = Vec::new();
     for line in candidates {
         let image = Image {
             z: &z,
@@ -245,11 +288,67 @@ pub(crate) fn streaks(
         let Some(streak) = measure(&measured, &image, &line, ta, tb, config) else {
             continue;
         };
-        blank(&mut z, &mut masked, geometry, &line, ta, tb, config);
-        found.push(streak);
+        blank(&mut z, &mut masked, (width, height), &line, ta, tb, config);
+        match found
+            .iter_mut()
+            .find(|kept| collinear(kept, &streak, config))
+        {
+            Some(kept) => *kept = joined(kept, &streak),
+            None => found.push(streak),
+        }
     }
     found.sort_by(|a: &Streak, b| b.snr.total_cmp(&a.snr));
     found
+}
+
+/// Whether `piece` lies on the line of `kept`: directions within `merge_angle_deg` and both
+/// endpoints within `merge_offset_px` of it (the rest of a streak that a star, a gap or the
+/// extent search cut off).
+fn collinear(kept: &Streak, piece: &Streak, config: &DetectorConfig) -> bool {
+    let line = streak_line(kept);
+    let other = streak_line(piece);
+    let cos = (line.d[0] * other.d[0] + line.d[1] * other.d[1]).abs();
+    let offset = f64::from(config.merge_offset_px);
+    cos >= f64::from(config.merge_angle_deg).to_radians().cos()
+        && [[piece.x1, piece.y1], [piece.x2, piece.y2]]
+            .iter()
+            .all(|&q| line.coords(q).1.abs() <= offset)
+}
+
+/// The line through a streak's endpoints, from its first endpoint.
+fn streak_line(s: &Streak) -> Line {
+    let length = s.length_px().max(f64::MIN_POSITIVE);
+    Line {
+        p: [s.x1, s.y1],
+        d: [(s.x2 - s.x1) / length, (s.y2 - s.y1) / length],
+    }
+}
+
+/// One streak from `kept` and a collinear `piece` of it: the endpoints span both along the
+/// line of `kept`; S/N, flux add as independent pieces (`snr = sqrt(snr1^2 + snr2^2)`);
+/// the width is the S/N-weighted mean.
+fn joined(kept: &Streak, piece: &Streak) -> Streak {
+    let line = streak_line(kept);
+    let ts = [
+        0.0,
+        kept.length_px(),
+        line.coords([piece.x1, piece.y1]).0,
+        line.coords([piece.x2, piece.y2]).0,
+    ];
+    let lo = ts.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let [x1, y1] = line.at(lo, 0.0);
+    let [x2, y2] = line.at(hi, 0.0);
+    let (w1, w2) = (kept.snr.max(0.0), piece.snr.max(0.0));
+    Streak {
+        x1,
+        y1,
+        x2,
+        y2,
+        snr: kept.snr.hypot(piece.snr),
+        flux: kept.flux + piece.flux,
+        width_px: (w1 * kept.width_px + w2 * piece.width_px) / (w1 + w2).max(f64::MIN_POSITIVE),
+    }
 }
 
 /// Pixels of stars in the unclipped normalized image `raw` (see the module documentation).
@@ -340,29 +439,24 @@ fn star_mask(raw: &[f32], width: u32, height: u32, psf_sigma: f32) -> Vec<bool> 
     mask
 }
 
-/// Lines of the peaks left after dropping those near a stronger one.
-fn merge(peaks: &[Peak], geometry: &LineGeometry, config: &DetectorConfig) -> Vec<Line> {
-    let max_angle = f64::from(config.merge_angle_deg).to_radians();
+/// Lines of the peaks (strongest first) left after dropping those near a stronger one:
+/// within `merge_angle_deg` of its direction and with the midpoint of their segment within
+/// `merge_offset_px` of its line (the same streak seen at several levels and blocks).
+fn merge(peaks: &[Peak], config: &DetectorConfig) -> Vec<Line> {
+    let min_cos = f64::from(config.merge_angle_deg).to_radians().cos();
     let max_offset = f64::from(config.merge_offset_px);
-    let mut kept: Vec<(f64, f64)> = Vec::new();
-    let mut lines = Vec::new();
+    let mut kept: Vec<Line> = Vec::new();
     for peak in peaks {
-        let theta = geometry.theta_rad(peak.theta_index);
-        let rho = geometry.rho_px(peak.rho_index);
-        let near = kept.iter().any(|&(t, r)| {
-            let (mut dt, mut rr) = (theta - t, rho);
-            if dt.abs() > std::f64::consts::FRAC_PI_2 {
-                dt = std::f64::consts::PI - dt.abs();
-                rr = -rho;
-            }
-            dt.abs() <= max_angle && (rr - r).abs() <= max_offset
+        let line = Line::from_peak(peak);
+        let near = kept.iter().any(|k| {
+            let cos = (k.d[0] * line.d[0] + k.d[1] * line.d[1]).abs();
+            cos >= min_cos && k.coords(line.p).1.abs() <= max_offset
         });
         if !near {
-            kept.push((theta, rho));
-            lines.push(Line::from_bin(geometry, peak.theta_index, peak.rho_index));
+            kept.push(line);
         }
     }
-    lines
+    kept
 }
 
 /// Profile along `line` over its chord: `(t of the first sample, values)`, one value per px
@@ -415,6 +509,12 @@ fn sample(image: &Image, line: &Line, t: f64, offset: f64, weights: &[(f64, f64)
 /// Extent of the streak in `values` (`None`: masked, no information): indices `[a, b]`
 /// (inclusive).
 fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
+    let raw = values;
+    let clipped: Vec<Option<f64>> = values
+        .iter()
+        .map(|v| v.map(|v| v.min(PROFILE_CLIP_SIGMA)))
+        .collect();
+    let values = &clipped[..];
     let n = values.len();
     let min_len = min_len.max(2);
     if n < min_len {
@@ -453,7 +553,14 @@ fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
     }
     let (_, a, b) = best;
     let count = prefix[b].1 - prefix[a].1;
-    let level = (prefix[b].0 - prefix[a].0) / count.max(1) as f64;
+    // The streak's level: the median of the unclipped samples of that segment (a bright
+    // streak's true level, so that its ends fall where it drops to half; blind to a star).
+    let mut inside: Vec<f64> = raw[a..b].iter().flatten().copied().collect();
+    if count == 0 || inside.is_empty() {
+        return None;
+    }
+    inside.sort_by(f64::total_cmp);
+    let level = inside[(inside.len() - 1) / 2];
     if level.is_nan() || level <= 0.0 {
         return None;
     }
@@ -463,7 +570,7 @@ fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
     let outlier = level + OUTLIER_SIGMA;
     let (mut run, mut run_start) = (0.0, 0);
     let mut top = (f64::NEG_INFINITY, 0, 0);
-    for (i, v) in values.iter().enumerate() {
+    for (i, v) in raw.iter().enumerate() {
         if run <= 0.0 {
             run = 0.0;
             run_start = i;
@@ -480,9 +587,10 @@ fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
 fn screen(image: &Image, line: &Line, config: &DetectorConfig) -> bool {
     let sigma = f64::from(config.psf_sigma_px);
     let min_len = config.min_length_px.ceil() as usize;
-    profile(image, line, sigma)
-        .and_then(|(_, values)| extent(&values, min_len).map(|(a, b)| robust_snr(&values[a..=b])))
-        .is_some_and(|snr| snr >= EARLY_REJECT_FRACTION * f64::from(config.snr_threshold))
+    let r = profile(image, line, sigma).and_then(|(_, values)| {
+        extent(&values, min_len).map(|(a, b)| (a, b, mean_snr(&values[a..=b])))
+    });
+    r.is_some_and(|(_, _, snr)| snr >= EARLY_REJECT_FRACTION * f64::from(config.snr_threshold))
 }
 
 /// Refined line and the along-line extent `[ta, tb]` of the streak on it, px.
@@ -493,7 +601,7 @@ fn refine(image: &Image, mut line: Line, config: &DetectorConfig) -> Option<(Lin
     for _ in 0..FIT_ROUNDS {
         let (t0, values) = profile(image, &line, sigma)?;
         let (a, b) = extent(&values, min_len)?;
-        if robust_snr(&values[a..=b]) < EARLY_REJECT_FRACTION * threshold {
+        if mean_snr(&values[a..=b]) < EARLY_REJECT_FRACTION * threshold {
             return None;
         }
         if let Some(fitted) = fit_line(image, &line, t0 + a as f64, t0 + b as f64, sigma) {
@@ -502,12 +610,13 @@ fn refine(image: &Image, mut line: Line, config: &DetectorConfig) -> Option<(Lin
     }
     let (t0, values) = profile(image, &line, sigma)?;
     let (a, b) = extent(&values, min_len)?;
-    if robust_snr(&values[a..=b]) < threshold {
+    let segment = &values[a..=b];
+    if mean_snr(segment) < threshold || robust_snr(segment) < SHAPE_FRACTION * threshold {
         return None;
     }
     let (ta, tb) = (t0 + a as f64, t0 + b as f64);
     let local = less_local_background(image, &line, ta, &values[a..=b], sigma, config.tile);
-    if robust_snr(&local) < threshold {
+    if robust_snr(&local) < SHAPE_FRACTION * threshold {
         return None;
     }
     Some((line, ta, tb))
@@ -566,6 +675,18 @@ fn less_local_background(
         out.extend(part.iter().map(|v| v.map(|v| v - level)));
     }
     out
+}
+
+/// Sum / sqrt(count) of the unmasked samples of a profile segment (each has unit noise), each
+/// clipped at `PROFILE_CLIP_SIGMA`: its S/N; 0 when half of it or more is masked.
+fn mean_snr(segment: &[Option<f64>]) -> f64 {
+    let (sum, count) = segment.iter().flatten().fold((0.0, 0usize), |(s, n), v| {
+        (s + v.min(PROFILE_CLIP_SIGMA), n + 1)
+    });
+    if 2 * count <= segment.len() {
+        return 0.0;
+    }
+    sum / (count as f64).sqrt()
 }
 
 /// Median x sqrt(count) of the unmasked samples of a profile segment: its S/N if it were
@@ -721,9 +842,10 @@ fn measure(
     }
     let width = image.width as usize;
     let (mut flux, mut mf_raw, mut mf_clipped, mut mf_norm) = (0.0, 0.0, 0.0, 0.0);
-    // Mean excess (ADU) and pixel count in bins of CROSS_BIN_PX across the line.
+    // Excess (ADU) of the pixels in bins of CROSS_BIN_PX across the line; each bin's median
+    // makes the cross profile, blind to the few pixels of a star in the band.
     let bins = (2.0 * WIDTH_WINDOW_SIGMA * sigma / CROSS_BIN_PX).ceil() as usize + 1;
-    let mut cross = vec![(0.0, 0usize); bins];
+    let mut cross: Vec<Vec<f64>> = vec![Vec::new(); bins];
     let reach = WIDTH_WINDOW_SIGMA * sigma;
     for (i, t, u) in band(
         (image.width, image.height),
@@ -742,8 +864,7 @@ fn measure(
             continue;
         }
         let bin = (((u + reach) / CROSS_BIN_PX).round() as usize).min(bins - 1);
-        cross[bin].0 += excess;
-        cross[bin].1 += 1;
+        cross[bin].push(excess);
         if u.abs() > 3.0 * sigma {
             continue;
         }
@@ -760,12 +881,22 @@ fn measure(
         return None;
     }
     let profile: Vec<(f64, f64)> = cross
-        .iter()
+        .iter_mut()
         .enumerate()
-        .filter(|(_, (_, n))| *n > 0)
-        .map(|(k, (sum, n))| (k as f64 * CROSS_BIN_PX - reach, sum / *n as f64))
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(k, values)| {
+            values.sort_by(f64::total_cmp);
+            (
+                k as f64 * CROSS_BIN_PX - reach,
+                values[(values.len() - 1) / 2],
+            )
+        })
         .collect();
-    let width_px = FWHM_PER_SIGMA * gaussian_sigma(&profile, sigma);
+    let cross_sigma = gaussian_sigma(&profile, sigma);
+    if cross_sigma > MAX_WIDTH_SIGMAS * sigma {
+        return None;
+    }
+    let width_px = FWHM_PER_SIGMA * cross_sigma;
     let [a, b] = [line.at(ta, 0.0), line.at(tb, 0.0)];
     Some(Streak {
         x1: a[0],
@@ -806,21 +937,14 @@ fn gaussian_sigma(profile: &[(f64, f64)], psf_sigma: f64) -> f64 {
 fn blank(
     z: &mut [f32],
     masked: &mut [bool],
-    geometry: &LineGeometry,
+    size: (u32, u32),
     line: &Line,
     ta: f64,
     tb: f64,
     config: &DetectorConfig,
 ) {
     let sigma = f64::from(config.psf_sigma_px);
-    for (i, _, _) in band(
-        (geometry.width, geometry.height),
-        line,
-        ta,
-        tb,
-        3.0 * sigma + 2.0,
-        3.0 * sigma + 1.5,
-    ) {
+    for (i, _, _) in band(size, line, ta, tb, 5.0 * sigma + 2.0, 5.0 * sigma + 1.5) {
         z[i] = 0.0;
         masked[i] = true;
     }

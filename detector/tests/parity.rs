@@ -3,15 +3,14 @@
 //! stage), so a difference points at one shader.
 //!
 //! Tolerances: 1e-4, relative for the background grid (values near 1000 and 10 ADU), and
-//! relative to max(1, |value|) for the normalized image and the S/N map: those are O(1)
-//! numbers that cross zero, where a relative error means nothing. The shaders sum in the
-//! reference's order and walk lines in integer arithmetic, so differences are a few ulp
-//! (division, square root and fused multiply-adds may round differently). Peaks must match
-//! exactly.
+//! relative to max(1, |value|) for the normalized image, the filtered image and the FRT sums:
+//! those are O(1) numbers that cross zero, where a relative error means nothing. The shaders
+//! sum in the reference's order, so differences are a few ulp (division, square root and fused
+//! multiply-adds may round differently). Peaks must be the same entries, S/N within 1e-4.
 
 mod common;
 
-use kessler_detector::{DetectorConfig, LineGeometry, SnrMap, cpu};
+use kessler_detector::{DetectorConfig, FrtLevel, cpu};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -106,70 +105,119 @@ fn normalize_matches_cpu() {
 }
 
 #[test]
-fn matched_filter_matches_cpu() {
+fn point_sources_and_matched_filter_match_cpu() {
     let gpu = common::gpu();
     let config = DetectorConfig::default();
     let (width, height) = (150, 101);
     let mut rng = StdRng::seed_from_u64(7);
+    // Uniform in [-2, 2), 0.3% of the pixels at the clip (point sources), and a bright line
+    // at the clip along row 50 (not masked but for its ends).
     let z: Vec<f32> = (0..width * height)
-        .map(|_| rng.random_range(-5.0..5.0))
+        .map(|i| {
+            if i / width == 50 && (10..140).contains(&(i % width)) || rng.random_bool(0.003) {
+                config.clip_hi
+            } else {
+                rng.random_range(-2.0..2.0)
+            }
+        })
         .collect();
-    let reference = cpu::matched_filter(&z, width, height, &config);
-    let result = gpu.matched_filter(&z, width, height, &config).unwrap();
-    let err = max_scaled_error(&result, &reference);
+    let sources = cpu::point_sources(&z, width, height, &config);
+    assert_eq!(
+        gpu.point_sources(&z, width, height, &config).unwrap(),
+        sources,
+        "point sources"
+    );
+    let isolated = sources.iter().filter(|s| **s != 0).count();
+    assert!(isolated > 20, "{isolated} point sources");
+    assert_eq!(
+        sources[50 * width as usize + 70],
+        0,
+        "the line is no point source"
+    );
+    let reference = cpu::matched_filter(&z, &sources, width, height, &config);
+    let result = gpu
+        .matched_filter(&z, &sources, width, height, &config)
+        .unwrap();
+    let flat = |v: &[[f32; 2]]| -> Vec<f32> { v.iter().flatten().copied().collect() };
+    let err = max_scaled_error(&flat(&result), &flat(&reference));
     assert!(err <= TOLERANCE, "largest scaled error {err}");
-}
-
-#[test]
-fn radon_matches_cpu() {
-    let gpu = common::gpu();
-    let config = DetectorConfig {
-        n_theta: 180,
-        ..DetectorConfig::default()
-    };
-    let (width, height) = (200, 150);
-    let mut rng = StdRng::seed_from_u64(5);
-    let z: Vec<f32> = (0..width * height)
-        .map(|_| rng.random_range(-5.0..5.0))
-        .collect();
-    let geometry = LineGeometry::new(width, height, config.n_theta);
-    let reference = cpu::radon(&z, &geometry, &config);
-    let result = gpu.radon(&z, &geometry, &config).unwrap();
-    let err = max_scaled_error(&result.values, &reference.values);
-    assert!(err <= TOLERANCE, "largest scaled error {err}");
-    let zeros = reference.values.iter().filter(|v| **v == 0.0).count();
+    let masked = reference.iter().filter(|v| v[1] == 0.0).count();
     assert!(
-        zeros > 0 && zeros < reference.values.len() / 2,
-        "short lines are zeroed"
+        masked > 50 && masked < reference.len() / 2,
+        "point sources are masked ({masked} pixels)"
     );
 }
 
 #[test]
-fn peaks_match_cpu() {
+fn frt_matches_cpu() {
+    // Every level of both orientations of a frame whose sides are not powers of two: the
+    // same additions in the same order, so the sums agree exactly.
+    let gpu = common::gpu();
+    let (width, height) = (150, 77);
+    let mut rng = StdRng::seed_from_u64(5);
+    let zf: Vec<[f32; 2]> = (0..width * height)
+        .map(|_| [rng.random_range(-3.0..3.0), f32::from(rng.random_bool(0.9))])
+        .collect();
+    for orientation in [cpu::ROWS, cpu::COLUMNS] {
+        let mut previous = Vec::new();
+        for level in FrtLevel::all(width, height, orientation) {
+            let reference = cpu::frt_level(&zf, width, &level, &previous);
+            let result = gpu.frt_level(&zf, width, height, &level).unwrap();
+            assert_eq!(result.len(), reference.len());
+            for (i, (g, c)) in result.iter().zip(&reference).enumerate() {
+                for k in 0..2 {
+                    assert!(
+                        (g[k] - c[k]).abs() <= TOLERANCE * c[k].abs().max(1.0),
+                        "{level:?} entry {i}: gpu {g:?} cpu {c:?}"
+                    );
+                }
+            }
+            previous = reference;
+        }
+    }
+}
+
+#[test]
+fn frt_peaks_match_cpu() {
     let gpu = common::gpu();
     let (width, height) = (200, 150);
-    let geometry = LineGeometry::new(width, height, 120);
     let mut rng = StdRng::seed_from_u64(6);
-    // Smooth random map: many local maxima, plateaus from the quantization, some at the
-    // theta wrap.
-    let values: Vec<f32> = (0..geometry.n_theta * geometry.n_rho)
-        .map(|_| (rng.random_range(0.0f32..12.0) * 4.0).round() / 4.0)
-        .collect();
-    let map = SnrMap {
-        n_theta: geometry.n_theta,
-        n_rho: geometry.n_rho,
-        values,
-    };
-    for radius in [1, 3] {
-        let config = DetectorConfig {
-            n_theta: 120,
-            nms_radius: radius,
-            snr_threshold: 9.0,
-            ..DetectorConfig::default()
-        };
-        let reference = cpu::peaks(&map, &geometry, &config);
-        let result = gpu.peaks(&map, &geometry, &config).unwrap();
-        assert!(reference.len() > 20, "{} peaks", reference.len());
-        assert_eq!(result, reference, "nms radius {radius}");
+    for level in [
+        FrtLevel::all(width, height, cpu::ROWS)[4],
+        FrtLevel::all(width, height, cpu::COLUMNS)[6],
+    ] {
+        // Quantized random sums (many local maxima and plateaus), full in-frame counts, and
+        // some entries under the minimum count.
+        let h = level.block_rows() as f32;
+        let values: Vec<[f32; 2]> = (0..level.len())
+            .map(|_| {
+                let count = if rng.random_bool(0.1) { 1.0 } else { h };
+                [
+                    (rng.random_range(0.0f32..12.0) * 4.0).round() / 4.0 * h.sqrt(),
+                    count,
+                ]
+            })
+            .collect();
+        for radius in [1, 3] {
+            let config = DetectorConfig {
+                nms_radius: radius,
+                transform_threshold: 5.6,
+                max_peaks: 100_000,
+                ..DetectorConfig::default()
+            };
+            let reference = cpu::frt_peaks(&level, &values, &config);
+            let result = gpu
+                .frt_peaks(width, height, &level, &values, &config)
+                .unwrap();
+            assert!(reference.len() > 20, "{} peaks", reference.len());
+            assert_eq!(result.len(), reference.len(), "nms radius {radius}");
+            for (g, c) in result.iter().zip(&reference) {
+                assert_eq!(
+                    (g.orientation, g.level, g.block, g.shift, g.x),
+                    (c.orientation, c.level, c.block, c.shift, c.x)
+                );
+                assert!((g.snr - c.snr).abs() <= TOLERANCE * c.snr.abs());
+            }
+        }
     }
 }
