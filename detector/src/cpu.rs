@@ -385,51 +385,54 @@ pub fn matched_filter(
     assert_eq!(z.len(), width as usize * height as usize);
     let r = kernel_radius(config.psf_sigma_px) as i32;
     let inv = 1.0 / (2.0 * config.psf_sigma_px * config.psf_sigma_px);
-    let side = (2 * r + 1) as usize;
-    // Kernel weights by (dy + r) * side + (dx + r), the product g(dx) g(dy) as in the shader.
     let g: Vec<f32> = (-r..=r).map(|d| (-((d * d) as f32) * inv).exp()).collect();
-    let kernel: Vec<f32> = g
-        .iter()
-        .flat_map(|gy| g.iter().map(move |gx| gy * gx))
-        .collect();
-    let (w, h) = (width as i32, height as i32);
+    let (w, h) = (width as usize, height as usize);
     assert_eq!(sources.len(), z.len());
-    let mut out = vec![[0.0f32; 2]; z.len()];
-    out.par_chunks_mut(width as usize)
-        .enumerate()
-        .for_each(|(y, row)| {
-            let y = y as i32;
-            for (x, value) in row.iter_mut().enumerate() {
-                let x = x as i32;
-                let (mut sum, mut norm) = (0.0f32, 0.0f32);
-                let mut clean = true;
-                for dy in -r..=r {
-                    let yy = y + dy;
-                    if yy < 0 || yy >= h {
-                        continue;
-                    }
-                    for dx in -r..=r {
-                        let xx = x + dx;
-                        if xx < 0 || xx >= w {
-                            continue;
-                        }
-                        let i = (yy * w + xx) as usize;
-                        clean &= sources[i] == 0;
-                        let wt = kernel[(dy + r) as usize * side + (dx + r) as usize];
-                        sum += wt * z[i];
-                        norm += wt * wt;
-                    }
-                }
-                *value = if clean {
-                    [
-                        (sum / norm.sqrt()).clamp(-config.filtered_clip, config.filtered_clip),
-                        1.0,
-                    ]
-                } else {
-                    [0.0, 0.0]
-                };
+    // The kernel is separable, w(dx, dy) = g(dx) g(dy), and so are its in-frame norm and the
+    // "a point source in the window" test: one pass along the rows, one along the columns
+    // (the shader sums the window directly; the two agree to rounding).
+    let taps = |centre: usize, extent: usize| {
+        let lo = centre.saturating_sub(r as usize);
+        let hi = (centre + r as usize).min(extent - 1);
+        (lo, hi, lo + r as usize - centre)
+    };
+    let mut rows = vec![(0.0f32, false); z.len()];
+    rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+        for (x, value) in out.iter_mut().enumerate() {
+            let (lo, hi, k0) = taps(x, w);
+            let mut sum = 0.0f32;
+            let mut source = false;
+            for (k, xx) in (lo..=hi).enumerate() {
+                sum += g[k0 + k] * z[y * w + xx];
+                source |= sources[y * w + xx] != 0;
             }
-        });
+            *value = (sum, source);
+        }
+    });
+    let norm = |lo: usize, hi: usize, k0: usize| -> f32 {
+        (0..=hi - lo).map(|k| g[k0 + k] * g[k0 + k]).sum()
+    };
+    let mut out = vec![[0.0f32; 2]; z.len()];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, line)| {
+        let (ylo, yhi, ky) = taps(y, h);
+        let norm_y = norm(ylo, yhi, ky);
+        for (x, value) in line.iter_mut().enumerate() {
+            let (xlo, xhi, kx) = taps(x, w);
+            let mut sum = 0.0f32;
+            let mut source = false;
+            for (k, yy) in (ylo..=yhi).enumerate() {
+                let (s, p) = rows[yy * w + x];
+                sum += g[ky + k] * s;
+                source |= p;
+            }
+            *value = if source {
+                [0.0, 0.0]
+            } else {
+                let zf = sum / (norm(xlo, xhi, kx) * norm_y).sqrt();
+                [zf.clamp(-config.filtered_clip, config.filtered_clip), 1.0]
+            };
+        }
+    });
     out
 }
 
@@ -583,30 +586,43 @@ pub fn frt_level(
     };
     let (starts, shifts) = (level.starts() as usize, level.shifts() as usize);
     let pad = level.pad() as i32;
-    let child_pad = child.pad() as i32;
-    let child_cols = child.cols as i32;
-    let from_child = |block: u32, shift: i32, x: i32| -> [f32; 2] {
+    // A row of the level below, as a function of the start column (zeros where its line
+    // misses the image): for level 1, a row of the oriented image.
+    let child_row = |block: u32, shift: i32| -> (&[[f32; 2]], i32) {
+        if level.level == 1 {
+            return (&[], 0);
+        }
+        let first = child.index(block, shift, -(child.pad() as i32));
+        (
+            &previous[first..first + child.starts() as usize],
+            child.pad() as i32,
+        )
+    };
+    let get = |row: &[[f32; 2]], row_pad: i32, block: u32, x: i32| -> [f32; 2] {
         if level.level == 1 {
             return oriented(zf, width, level, block as i32, x);
         }
-        if x < -child_pad || x >= child_cols + child_pad {
-            return [0.0, 0.0];
-        }
-        previous[child.index(block, shift, x)]
+        usize::try_from(x + row_pad)
+            .ok()
+            .and_then(|i| row.get(i))
+            .copied()
+            .unwrap_or([0.0, 0.0])
     };
-    out.par_chunks_mut(starts * shifts)
+    // One (block, shift) row per task, so that the top levels (one or two blocks) still use
+    // every core.
+    out.par_chunks_mut(starts)
         .enumerate()
-        .for_each(|(b, block)| {
-            let b = b as u32;
-            for (si, row) in block.chunks_mut(starts).enumerate() {
-                let s = si as i32 - pad;
-                let a = s / 2;
-                for (xi, value) in row.iter_mut().enumerate() {
-                    let x = xi as i32 - pad;
-                    let top = from_child(2 * b, a, x);
-                    let bottom = from_child(2 * b + 1, a, x + s - a);
-                    *value = [top[0] + bottom[0], top[1] + bottom[1]];
-                }
+        .for_each(|(row_index, row)| {
+            let b = (row_index / shifts) as u32;
+            let s = (row_index % shifts) as i32 - pad;
+            let a = s / 2;
+            let (top, top_pad) = child_row(2 * b, a);
+            let (bottom, bottom_pad) = child_row(2 * b + 1, a);
+            for (xi, value) in row.iter_mut().enumerate() {
+                let x = xi as i32 - pad;
+                let t = get(top, top_pad, 2 * b, x);
+                let u = get(bottom, bottom_pad, 2 * b + 1, x + s - a);
+                *value = [t[0] + u[0], t[1] + u[1]];
             }
         });
     out
@@ -674,11 +690,19 @@ pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig)
         let i = (b as usize * shifts as usize + si as usize) * starts as usize + xi as usize;
         entry_snr(level, si - pad, values[i], config.psf_sigma_px)
     };
-    let mut found: Vec<Peak> = (0..level.blocks())
+    // One (block, shift) row per task; an entry whose sum is not positive cannot reach the
+    // (positive) threshold, which spares most square roots.
+    let mut found: Vec<Peak> = (0..level.blocks() * shifts as u32)
         .into_par_iter()
-        .flat_map_iter(|b| {
-            (0..shifts).flat_map(move |si| {
+        .flat_map_iter(|row| {
+            let (b, si) = (row / shifts as u32, (row % shifts as u32) as i32);
+            let first = row as usize * starts as usize;
+            let sums = &values[first..first + starts as usize];
+            std::iter::once(si).flat_map(move |si| {
                 (0..starts).filter_map(move |xi| {
+                    if !(sums[xi as usize][0] > 0.0) {
+                        return None;
+                    }
                     let v = snr(b, si, xi);
                     if v.is_nan() || v < config.transform_threshold {
                         return None;
