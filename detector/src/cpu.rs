@@ -700,7 +700,7 @@ pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig)
             let sums = &values[first..first + starts as usize];
             std::iter::once(si).flat_map(move |si| {
                 (0..starts).filter_map(move |xi| {
-                    if !(sums[xi as usize][0] > 0.0) {
+                    if sums[xi as usize][0] <= 0.0 {
                         return None;
                     }
                     let v = snr(b, si, xi);
