@@ -31,6 +31,7 @@ pub fn streak_measurement(
 ) -> Result<StreakMeasurement, MeasureError> {
     let wcs = header
         .wcs
+        .as_ref()
         .ok_or_else(|| MeasureError::NoWcs(header.frame_id.clone()))?;
     let site = header
         .site

@@ -3,8 +3,9 @@
 //!
 //! FITS Standard 4.0 (IAU FITS Working Group, 2018): 2880-byte blocks, 80-character header cards, big-endian data.
 //! Keywords read: NAXIS1/2, DATE-OBS (ISO 8601, UTC), EXPTIME or EXPOSURE (s), OBSGEO-B/L/H (deg, deg, m),
-//! CTYPE1/2 = RA---TAN/DEC--TAN with CRPIX, CRVAL and CDi_j (or CDELT with CROTA2), and kessler's own
-//! KSENSOR (sensor id). Anything else is ignored.
+//! CTYPE1/2 = RA---TAN/DEC--TAN with CRPIX, CRVAL and CDi_j (or CDELT with CROTA2), or RA---TAN-SIP/DEC--TAN-SIP
+//! with the SIP A_ORDER/A_p_q and B_ORDER/B_p_q polynomials, and kessler's own KSENSOR (sensor id). Anything else
+//! is ignored.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::path::Path;
 use hifitime::Epoch;
 
 use crate::frame::{Frame, FrameHeader, GeodeticSite, fits_in_u16};
-use crate::wcs::TanWcs;
+use crate::wcs::{Sip, SipPolynomial, TanWcs};
 
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
@@ -206,11 +207,42 @@ fn parse_wcs(cards: &Cards) -> Result<Option<TanWcs>, FitsError> {
         let (s, c) = cards.f64("CROTA2")?.unwrap_or(0.0).to_radians().sin_cos();
         [[d1 * c, -d2 * s], [d1 * s, d2 * c]]
     };
+    let sip = if c1.ends_with("-SIP") || c2.ends_with("-SIP") {
+        Some(Sip {
+            a: parse_sip(cards, "A")?,
+            b: parse_sip(cards, "B")?,
+        })
+    } else {
+        None
+    };
     Ok(Some(TanWcs {
         crpix,
         crval_deg,
         cd_deg,
+        sip,
     }))
+}
+
+/// The SIP polynomial `A` or `B` (Shupe et al. 2005): `<name>_ORDER` (required, 0..=9) and the `<name>_p_q`
+/// coefficients with `p + q <= order` (absent ones are 0).
+fn parse_sip(cards: &Cards, name: &str) -> Result<SipPolynomial, FitsError> {
+    let key = format!("{name}_ORDER");
+    let order = cards.f64(&key)?.ok_or_else(|| cards.missing(&key))?;
+    if !(0.0..=9.0).contains(&order) || order.fract() != 0.0 {
+        return Err(cards.bad(&key, &format!("{order} is not a SIP order in 0..=9")));
+    }
+    let order = order as u32;
+    let mut terms = Vec::new();
+    for p in 0..=order {
+        for q in 0..=order - p {
+            if let Some(c) = cards.f64(&format!("{name}_{p}_{q}"))?
+                && c != 0.0
+            {
+                terms.push((p, q, c));
+            }
+        }
+    }
+    Ok(SipPolynomial { order, terms })
 }
 
 /// Read the first image HDU of a FITS file as a frame. The frame id is the file stem; the sensor id is KSENSOR, or
@@ -401,10 +433,11 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
             "site height above WGS84, m",
         ));
     }
-    if let Some(w) = h.wcs {
+    if let Some(w) = &h.wcs {
+        let suffix = if w.sip.is_some() { "-SIP" } else { "" };
         cards.push(card("RADESYS", &str_value("ICRS"), ""));
-        cards.push(card("CTYPE1", &str_value("RA---TAN"), ""));
-        cards.push(card("CTYPE2", &str_value("DEC--TAN"), ""));
+        cards.push(card("CTYPE1", &str_value(&format!("RA---TAN{suffix}")), ""));
+        cards.push(card("CTYPE2", &str_value(&format!("DEC--TAN{suffix}")), ""));
         cards.push(card("CUNIT1", &str_value("deg"), ""));
         cards.push(card("CUNIT2", &str_value("deg"), ""));
         for (k, v) in [("CRPIX1", w.crpix[0]), ("CRPIX2", w.crpix[1])] {
@@ -420,6 +453,18 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
                     &format!("{v:.15E}"),
                     "deg per pixel",
                 ));
+            }
+        }
+        if let Some(sip) = &w.sip {
+            for (name, poly) in [("A", &sip.a), ("B", &sip.b)] {
+                cards.push(card(
+                    &format!("{name}_ORDER"),
+                    &poly.order.to_string(),
+                    "SIP polynomial order",
+                ));
+                for &(p, q, c) in &poly.terms {
+                    cards.push(card(&format!("{name}_{p}_{q}"), &format!("{c:.15E}"), ""));
+                }
             }
         }
     }
@@ -470,6 +515,32 @@ mod tests {
     }
 
     #[test]
+    fn sip_distortion_round_trips_and_reads_from_a_real_header() {
+        let mut f = frame(vec![1.0; 6]);
+        let sip = Sip {
+            a: SipPolynomial {
+                order: 2,
+                terms: vec![(1, 1, -3.0e-8), (2, 0, 2.5e-7)],
+            },
+            b: SipPolynomial {
+                order: 2,
+                terms: vec![(0, 2, 1.5e-7)],
+            },
+        };
+        f.header.wcs.as_mut().unwrap().sip = Some(sip.clone());
+        let back = parse_fits("mem", &encode_fits(&f), "f1", "other").unwrap();
+        assert_eq!(back.header.wcs.unwrap().sip, Some(sip));
+        // LCO's cutout: RA---TAN-SIP of order 5 (A_2_0 = 2.18259775082E-07, B_ORDER = 5).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/streaks/cutout_bi327715.fits");
+        let real = read_fits(&path, "lco").unwrap();
+        let sip = real.header.wcs.unwrap().sip.unwrap();
+        assert_eq!((sip.a.order, sip.b.order), (5, 5));
+        assert!(sip.a.terms.contains(&(2, 0, 2.18259775082e-07)));
+        assert_eq!(sip.a.terms.len(), 18);
+    }
+
+    #[test]
     fn round_trips_u16_and_f32_frames() {
         for pixels in [
             vec![0.0, 1.0, 65535.0, 1000.0, 7.0, 3.0],
@@ -480,7 +551,10 @@ mod tests {
             assert_eq!(back.pixels, f.pixels);
             assert_eq!(back.header.sensor_id, "tel-1");
             assert_eq!(back.header.start, f.header.start);
-            let (w0, w1) = (f.header.wcs.unwrap(), back.header.wcs.unwrap());
+            let (w0, w1) = (
+                f.header.wcs.clone().unwrap(),
+                back.header.wcs.clone().unwrap(),
+            );
             let (a, b) = (w0.pixel_to_world(2.0, 1.0), w1.pixel_to_world(2.0, 1.0));
             assert!((a.0 - b.0).abs() < 1e-10 && (a.1 - b.1).abs() < 1e-10);
             let site = back.header.site.unwrap();
