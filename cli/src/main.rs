@@ -68,8 +68,12 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Matched-filter S/N values, e.g. 3,5,7,10,15.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', conflicts_with = "radar")]
         snr_grid: Option<Vec<f64>>,
+        /// Write beam-park radar range-time maps instead (this many, default 20): rows are time, columns range
+        /// gates, with truth.csv for `kessler bench`.
+        #[arg(long)]
+        radar: bool,
     },
     /// Score detection on a recorded dataset (FITS frames + truth.csv) and time the GPU and CPU paths; writes
     /// report.json, report.md and completeness.png.
@@ -315,6 +319,17 @@ struct DetectLine<'a> {
     ra2: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dec2: Option<f64>,
+    /// Radar maps: UTC of the track's earlier and later ends, their ranges (km) and the range rate (km/s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range1_km: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range2_km: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range_rate_km_s: Option<f64>,
 }
 
 fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
@@ -345,6 +360,7 @@ fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
         for s in &streaks {
             let sky = |x, y| h.wcs.as_ref().map(|w| w.pixel_to_world(x, y));
             let (p1, p2) = (sky(s.x1, s.y1), sky(s.x2, s.y2));
+            let track = kessler_detector::measure::radar_track(h, s);
             let line = DetectLine {
                 file: &name,
                 x1: s.x1,
@@ -358,6 +374,11 @@ fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
                 dec1: p1.map(|p| p.1),
                 ra2: p2.map(|p| p.0),
                 dec2: p2.map(|p| p.1),
+                t1: track.map(|t| fits::iso_utc(t.t1)),
+                range1_km: track.map(|t| t.range1_km),
+                t2: track.map(|t| fits::iso_utc(t.t2)),
+                range2_km: track.map(|t| t.range2_km),
+                range_rate_km_s: track.map(|t| t.range_rate_km_s),
             };
             if json {
                 println!("{}", serde_json::to_string(&line)?);
@@ -366,6 +387,16 @@ fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
                     "  ({:.1}, {:.1}) - ({:.1}, {:.1})  S/N {:.1}  flux {:.0} ADU  width {:.1} px",
                     s.x1, s.y1, s.x2, s.y2, s.snr, s.flux, s.width_px
                 );
+                if let Some(t) = track {
+                    println!(
+                        "    range {:.3} km at {} -> {:.3} km at {}: range rate {:.4} km/s",
+                        t.range1_km,
+                        fits::iso_utc(t.t1),
+                        t.range2_km,
+                        fits::iso_utc(t.t2),
+                        t.range_rate_km_s
+                    );
+                }
             }
         }
     }
@@ -535,6 +566,7 @@ async fn main() -> Result<()> {
             frames,
             seed,
             snr_grid: Some(grid),
+            ..
         } => {
             let scenario = kessler_sim::Scenario::default();
             let (frames, truth) =
@@ -558,7 +590,27 @@ async fn main() -> Result<()> {
             out,
             frames,
             seed,
+            radar: true,
+            ..
+        } => {
+            let scenario = kessler_sim::RadarScenario::default();
+            let (frames, truth) =
+                kessler_sim::simulate_radar(&scenario, frames.unwrap_or(20), seed);
+            kessler_sim::write_frames(&out, &frames, &truth)?;
+            println!(
+                "{} radar maps, {} tracks written to {}",
+                frames.len(),
+                truth.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Simulate {
+            out,
+            frames,
+            seed,
             snr_grid: None,
+            radar: false,
         } => {
             let scenario = kessler_sim::Scenario::default();
             let night = kessler_sim::simulate(&scenario, frames, seed)?;

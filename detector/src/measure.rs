@@ -4,7 +4,11 @@
 //! telescope sees them) and are tagged with the exposure's start and end. One frame cannot tell which end is
 //! which: the [`StreakMeasurement`] keeps both as `a` and `b`, and the track stage orients them from neighbouring
 //! frames.
+//!
+//! On a radar range-time map ([`kessler_ingest::RadarAxes`]: rows are time, columns range gates) a streak is a track
+//! instead: [`radar_track`] gives its time-tagged ranges at both ends and its range rate, the slope of the line.
 
+use hifitime::{Duration, Epoch};
 use kessler_ingest::FrameHeader;
 use kessler_od::{RaDec, Site, StreakMeasurement};
 
@@ -13,6 +17,43 @@ use crate::Streak;
 /// One-sigma endpoint uncertainty, pixels: refinement places endpoints within about a pixel along the line and
 /// well under one across it (the detector's synthetic-frame tests); the along-line error dominates.
 pub const ENDPOINT_SIGMA_PX: f64 = 1.5;
+
+/// A track on a radar range-time map: time-tagged ranges at its first and last rows, and its range rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RadarTrack {
+    /// Time of the earlier end, UTC.
+    pub t1: Epoch,
+    /// Range at the earlier end, km.
+    pub range1_km: f64,
+    /// Time of the later end, UTC.
+    pub t2: Epoch,
+    /// Range at the later end, km.
+    pub range2_km: f64,
+    /// Range rate along the track, km/s (positive: receding).
+    pub range_rate_km_s: f64,
+}
+
+/// The track of a streak on a radar map (`None` for frames without radar axes, or a streak along one row, which
+/// has no duration). Range rate = (range2 - range1) / (t2 - t1) over the fitted line's ends.
+pub fn radar_track(header: &FrameHeader, streak: &Streak) -> Option<RadarTrack> {
+    let axes = header.radar?;
+    let (mut a, mut b) = ((streak.x1, streak.y1), (streak.x2, streak.y2));
+    if axes.time_s(a.1) > axes.time_s(b.1) {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let (t1, t2) = (axes.time_s(a.1), axes.time_s(b.1));
+    if t2 - t1 <= 0.0 {
+        return None;
+    }
+    let (range1_km, range2_km) = (axes.range_km(a.0), axes.range_km(b.0));
+    Some(RadarTrack {
+        t1: header.start + Duration::from_seconds(t1),
+        range1_km,
+        t2: header.start + Duration::from_seconds(t2),
+        range2_km,
+        range_rate_km_s: (range2_km - range1_km) / (t2 - t1),
+    })
+}
 
 /// Why a streak cannot become a measurement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +126,7 @@ mod tests {
                 alt_km: 2.4,
             }),
             wcs: Some(TanWcs::centred(200.0, 10.0, 255.5, 255.5, 0.004, 0.0)),
+            radar: None,
         };
         let streak = Streak {
             x1: 255.5,

@@ -195,6 +195,7 @@ mod tests {
                 exposure_s: 1.0,
                 site: None,
                 wcs: None,
+                radar: None,
             },
             pixels,
         }

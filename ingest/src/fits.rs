@@ -4,15 +4,15 @@
 //! FITS Standard 4.0 (IAU FITS Working Group, 2018): 2880-byte blocks, 80-character header cards, big-endian data.
 //! Keywords read: NAXIS1/2, DATE-OBS (ISO 8601, UTC), EXPTIME or EXPOSURE (s), OBSGEO-B/L/H (deg, deg, m),
 //! CTYPE1/2 = RA---TAN/DEC--TAN with CRPIX, CRVAL and CDi_j (or CDELT with CROTA2), or RA---TAN-SIP/DEC--TAN-SIP
-//! with the SIP A_ORDER/A_p_q and B_ORDER/B_p_q polynomials, and kessler's own KSENSOR (sensor id). Anything else
-//! is ignored.
+//! with the SIP A_ORDER/A_p_q and B_ORDER/B_p_q polynomials, a radar map's axes (CTYPE1/2 = RANGE/TIME with
+//! CUNIT, CRPIX, CRVAL, CDELT), and kessler's own KSENSOR (sensor id). Anything else is ignored.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use hifitime::Epoch;
 
-use crate::frame::{Frame, FrameHeader, GeodeticSite, fits_in_u16};
+use crate::frame::{Frame, FrameHeader, GeodeticSite, RadarAxes, fits_in_u16};
 use crate::wcs::{Sip, SipPolynomial, TanWcs};
 
 const BLOCK: usize = 2880;
@@ -223,6 +223,50 @@ fn parse_wcs(cards: &Cards) -> Result<Option<TanWcs>, FitsError> {
     }))
 }
 
+/// The axes of a radar range-time map (kessler's radar format, docs/architecture.md): CTYPE1 = 'RANGE' (CUNIT1
+/// 'km' or 'm'; columns are range gates) and CTYPE2 = 'TIME' (CUNIT2 's'; rows are time after DATE-OBS), each
+/// with CRPIX, CRVAL and CDELT; anything else is not a radar map.
+fn parse_radar(cards: &Cards) -> Result<Option<RadarAxes>, FitsError> {
+    let (Some(c1), Some(c2)) = (cards.string("CTYPE1"), cards.string("CTYPE2")) else {
+        return Ok(None);
+    };
+    if c1 != "RANGE" || c2 != "TIME" {
+        return Ok(None);
+    }
+    // Value at 0-based pixel 0 and step per pixel of axis `i`, scaled by its unit.
+    let axis = |i: u32, units: &[(&str, f64)]| -> Result<(f64, f64), FitsError> {
+        let need = |k: String| cards.f64(&k)?.ok_or_else(|| cards.missing(&k));
+        let unit_key = format!("CUNIT{i}");
+        let scale = match cards.string(&unit_key) {
+            None => units[0].1,
+            Some(u) => units
+                .iter()
+                .find(|(name, _)| *name == u)
+                .map(|(_, s)| *s)
+                .ok_or_else(|| {
+                    cards.bad(&unit_key, &format!("unit '{u}' is not one of {units:?}"))
+                })?,
+        };
+        let (crpix, crval, cdelt) = (
+            need(format!("CRPIX{i}"))?,
+            need(format!("CRVAL{i}"))?,
+            need(format!("CDELT{i}"))?,
+        );
+        if cdelt == 0.0 {
+            return Err(cards.bad(&format!("CDELT{i}"), "a radar axis step must not be 0"));
+        }
+        Ok(((crval + (1.0 - crpix) * cdelt) * scale, cdelt * scale))
+    };
+    let (range0_km, gate_km) = axis(1, &[("km", 1.0), ("m", 1e-3)])?;
+    let (time0_s, row_s) = axis(2, &[("s", 1.0)])?;
+    Ok(Some(RadarAxes {
+        range0_km,
+        gate_km,
+        time0_s,
+        row_s,
+    }))
+}
+
 /// The SIP polynomial `A` or `B` (Shupe et al. 2005): `<name>_ORDER` (required, 0..=9) and the `<name>_p_q`
 /// coefficients with `p + q <= order` (absent ones are 0).
 fn parse_sip(cards: &Cards, name: &str) -> Result<SipPolynomial, FitsError> {
@@ -358,6 +402,7 @@ pub fn parse_fits(
         exposure_s,
         site,
         wcs: parse_wcs(&cards)?,
+        radar: parse_radar(&cards)?,
     };
     Ok(Frame { header, pixels })
 }
@@ -468,6 +513,22 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
             }
         }
     }
+    if let Some(r) = &h.radar {
+        for (i, ctype, unit, value, step) in [
+            (1, "RANGE", "km", r.range0_km, r.gate_km),
+            (2, "TIME", "s", r.time0_s, r.row_s),
+        ] {
+            cards.push(card(
+                &format!("CTYPE{i}"),
+                &str_value(ctype),
+                "radar map axis",
+            ));
+            cards.push(card(&format!("CUNIT{i}"), &str_value(unit), ""));
+            cards.push(card(&format!("CRPIX{i}"), "1.0", ""));
+            cards.push(card(&format!("CRVAL{i}"), &format!("{value:.15E}"), ""));
+            cards.push(card(&format!("CDELT{i}"), &format!("{step:.15E}"), ""));
+        }
+    }
     cards.push(format!("{:<80}", "END"));
     let mut out: Vec<u8> = cards.concat().into_bytes();
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
@@ -509,6 +570,7 @@ mod tests {
                     alt_km: 2.39,
                 }),
                 wcs: Some(TanWcs::centred(120.0, -5.0, 1.0, 0.5, 0.004, 3.0)),
+                radar: None,
             },
             pixels,
         }
@@ -538,6 +600,21 @@ mod tests {
         assert_eq!((sip.a.order, sip.b.order), (5, 5));
         assert!(sip.a.terms.contains(&(2, 0, 2.18259775082e-07)));
         assert_eq!(sip.a.terms.len(), 18);
+    }
+
+    #[test]
+    fn radar_axes_round_trip() {
+        let mut f = frame(vec![1.0; 6]);
+        f.header.wcs = None;
+        f.header.radar = Some(RadarAxes {
+            range0_km: 800.0,
+            gate_km: 0.15,
+            time0_s: 0.01,
+            row_s: 0.02,
+        });
+        let back = parse_fits("mem", &encode_fits(&f), "f1", "other").unwrap();
+        assert_eq!(back.header.radar, f.header.radar);
+        assert_eq!(back.header.wcs, None);
     }
 
     #[test]

@@ -16,6 +16,32 @@ pub struct GeodeticSite {
     pub alt_km: f64,
 }
 
+/// The axes of a range-time intensity map from a beam-park radar: rows are time, columns are range gates
+/// (the map is detected like an image; a track's slope is its range rate).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RadarAxes {
+    /// Range of the centre of column 0, km.
+    pub range0_km: f64,
+    /// Range step per column (gate), km.
+    pub gate_km: f64,
+    /// Time of the centre of row 0 after the frame's start, s.
+    pub time0_s: f64,
+    /// Time step per row, s.
+    pub row_s: f64,
+}
+
+impl RadarAxes {
+    /// Range at column `x` (0-based, fractional), km.
+    pub fn range_km(&self, x: f64) -> f64 {
+        self.range0_km + x * self.gate_km
+    }
+
+    /// Time after the frame's start at row `y` (0-based, fractional), s.
+    pub fn time_s(&self, y: f64) -> f64 {
+        self.time0_s + y * self.row_s
+    }
+}
+
 /// Everything about a frame except its pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameHeader {
@@ -35,6 +61,9 @@ pub struct FrameHeader {
     pub site: Option<GeodeticSite>,
     /// Pixel to sky mapping (ICRS axes), if known.
     pub wcs: Option<TanWcs>,
+    /// For a radar range-time map: its range and time axes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radar: Option<RadarAxes>,
 }
 
 impl FrameHeader {

@@ -22,6 +22,7 @@
 //!         exposure_s: 2.0,
 //!         site: None,
 //!         wcs: Some(TanWcs::centred(120.0, 30.0, 0.5, 0.0, 0.004, 0.0)),
+//!         radar: None,
 //!     },
 //!     pixels: vec![1000.0, 1010.0],
 //! };
@@ -37,6 +38,6 @@ pub mod kafka;
 pub mod transport;
 pub mod wcs;
 
-pub use frame::{Frame, FrameHeader, GeodeticSite};
+pub use frame::{Frame, FrameHeader, GeodeticSite, RadarAxes};
 pub use transport::{Message, Sink, Source};
 pub use wcs::TanWcs;

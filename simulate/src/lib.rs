@@ -18,7 +18,11 @@
 //! kessler_sim::write_dataset(std::path::Path::new("night"), &scenario, &night).unwrap();
 //! ```
 
+mod radar;
+
 use std::path::Path;
+
+pub use radar::{RadarScenario, simulate_radar};
 
 use kessler_ingest::dataset::{TruthRow, write_truth};
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, TanWcs, fits};
@@ -442,7 +446,7 @@ fn render(
             .world_to_pixel(p2.0, p2.1)
             .expect("the object is near the pointing");
         let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
-        draw_streak(scenario, &mut signal, snr, length, |fraction| {
+        draw_streak(scenario.optics(), &mut signal, snr, length, |fraction| {
             let (ra, dec) =
                 target.radec_deg(start + Duration::from_seconds(exposure_s * fraction))?;
             Ok(wcs
@@ -469,6 +473,7 @@ fn render(
         exposure_s,
         site: Some(scenario.site),
         wcs: Some(wcs),
+        radar: None,
     };
     Ok((Frame { header, pixels }, streak))
 }
@@ -486,33 +491,54 @@ fn add_stars(scenario: &Scenario, rng: &mut StdRng, signal: &mut [f64]) {
     }
 }
 
+/// What drawing a streak needs of an image: its size, PSF and the noise that sets the S/N.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Optics {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// Gaussian PSF sigma, px.
+    pub(crate) psf_sigma_px: f64,
+    /// Noise per pixel, ADU.
+    pub(crate) noise_adu: f64,
+}
+
+impl Scenario {
+    /// The telescope's optics: sky and read noise per pixel (gain 1 e-/ADU).
+    fn optics(&self) -> Optics {
+        Optics {
+            width: self.width,
+            height: self.height,
+            psf_sigma_px: self.psf_sigma_px,
+            noise_adu: (self.sky_adu + self.read_noise_adu.powi(2)).sqrt(),
+        }
+    }
+}
+
 /// Flux per pixel of length (ADU) of a uniform streak of `length_px` whose matched-filter S/N is `snr`.
 ///
 /// For a line with a Gaussian cross profile of width sigma_psf in white noise sigma_n, the matched filter gives
 /// S/N^2 = L f^2 / (sigma_n^2 2 sqrt(pi) sigma_psf) (the integral of the squared unit-area profile is
 /// 1 / (2 sqrt(pi) sigma_psf)); solved for f.
-fn line_flux_adu_per_px(scenario: &Scenario, snr: f64, length_px: f64) -> f64 {
-    let noise = (scenario.sky_adu + scenario.read_noise_adu.powi(2)).sqrt();
-    snr * noise * (2.0 * std::f64::consts::PI.sqrt() * scenario.psf_sigma_px).sqrt()
+fn line_flux_adu_per_px(optics: Optics, snr: f64, length_px: f64) -> f64 {
+    snr * optics.noise_adu * (2.0 * std::f64::consts::PI.sqrt() * optics.psf_sigma_px).sqrt()
         / length_px.sqrt()
 }
 
 /// Draw a streak of matched-filter S/N `snr` and length `length_px` into `signal`: the PSF deposited at 4 samples
 /// per pixel of length, at the positions `at(fraction of the exposure)` gives (pixels, 0-based).
-fn draw_streak(
-    scenario: &Scenario,
+pub(crate) fn draw_streak(
+    optics: Optics,
     signal: &mut [f64],
     snr: f64,
     length_px: f64,
     mut at: impl FnMut(f64) -> Result<(f64, f64), SimError>,
 ) -> Result<(), SimError> {
-    let (w, h) = (scenario.width as usize, scenario.height as usize);
+    let (w, h) = (optics.width as usize, optics.height as usize);
     let samples = (length_px * 4.0).ceil() as usize;
-    let flux_per_sample =
-        line_flux_adu_per_px(scenario, snr, length_px) * length_px / samples as f64;
+    let flux_per_sample = line_flux_adu_per_px(optics, snr, length_px) * length_px / samples as f64;
     for k in 0..samples {
         let (x, y) = at((k as f64 + 0.5) / samples as f64)?;
-        deposit(signal, w, h, x, y, flux_per_sample, scenario.psf_sigma_px);
+        deposit(signal, w, h, x, y, flux_per_sample, optics.psf_sigma_px);
     }
     Ok(())
 }
@@ -611,7 +637,7 @@ pub fn simulate_snr_grid(
             let cx = rng.random_range(margin + dx.abs()..=w - 1.0 - margin - dx.abs());
             let cy = rng.random_range(margin + dy.abs()..=h - 1.0 - margin - dy.abs());
             let (x1, y1, x2, y2) = (cx - dx, cy - dy, cx + dx, cy + dy);
-            draw_streak(scenario, &mut signal, snr, length, |t| {
+            draw_streak(scenario.optics(), &mut signal, snr, length, |t| {
                 Ok((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))
             })
             .expect("a straight line always draws");
@@ -634,6 +660,7 @@ pub fn simulate_snr_grid(
             exposure_s: 10.0,
             site: Some(scenario.site),
             wcs: None,
+            radar: None,
         };
         out.push(Frame {
             header,
