@@ -7,7 +7,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 /// One row of `truth.csv`. (x1, y1) is where the object was at the exposure's start when known (simulated data).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TruthRow {
     /// Frame id (the file stem).
     pub frame: String,

@@ -543,6 +543,30 @@ pub(crate) fn draw_streak(
     Ok(())
 }
 
+/// Draw a straight streak from `(x1, y1)` to `(x2, y2)` (`ends`, pixels) of matched-filter S/N `snr` into
+/// `signal`, and return its truth row: `row` (frame and object id) with the ends and the S/N filled in.
+pub(crate) fn straight_streak(
+    optics: Optics,
+    signal: &mut [f64],
+    [x1, y1, x2, y2]: [f64; 4],
+    snr: f64,
+    row: TruthRow,
+) -> TruthRow {
+    let length = (x2 - x1).hypot(y2 - y1);
+    draw_streak(optics, signal, snr, length, |t| {
+        Ok((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))
+    })
+    .expect("a straight line always draws");
+    TruthRow {
+        x1,
+        y1,
+        x2,
+        y2,
+        snr,
+        ..row
+    }
+}
+
 /// Turn the signal (ADU above the sky) into recorded counts: sky, Poisson-like and read noise, hot pixels and
 /// cosmic rays, rounded and clipped to 16 bits.
 fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &[f64]) -> Vec<f32> {
@@ -636,20 +660,18 @@ pub fn simulate_snr_grid(
             let (dx, dy) = (length / 2.0 * angle.cos(), length / 2.0 * angle.sin());
             let cx = rng.random_range(margin + dx.abs()..=w - 1.0 - margin - dx.abs());
             let cy = rng.random_range(margin + dy.abs()..=h - 1.0 - margin - dy.abs());
-            let (x1, y1, x2, y2) = (cx - dx, cy - dy, cx + dx, cy + dy);
-            draw_streak(scenario.optics(), &mut signal, snr, length, |t| {
-                Ok((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))
-            })
-            .expect("a straight line always draws");
-            truth.push(TruthRow {
-                frame: frame_id.clone(),
-                x1,
-                y1,
-                x2,
-                y2,
+            let ends = [cx - dx, cy - dy, cx + dx, cy + dy];
+            truth.push(straight_streak(
+                scenario.optics(),
+                &mut signal,
+                ends,
                 snr,
-                object_id: String::new(),
-            });
+                TruthRow {
+                    frame: frame_id.clone(),
+                    object_id: String::new(),
+                    ..TruthRow::default()
+                },
+            ));
         }
         let header = FrameHeader {
             frame_id,

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use crate::{Optics, draw_streak};
+use crate::{Optics, straight_streak};
 
 /// The radar and the tracks it records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,21 +110,17 @@ pub fn simulate_radar(
             let x_lo = margin + (-dx).max(0.0);
             let x_hi = w - 1.0 - margin - dx.max(0.0);
             let x1 = rng.random_range(x_lo..=x_hi.max(x_lo));
-            let (x2, y2) = (x1 + dx, y1 + dy);
-            let length = dx.hypot(dy);
-            draw_streak(optics, &mut signal, snr, length, |t| {
-                Ok((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))
-            })
-            .expect("a straight line always draws");
-            truth.push(TruthRow {
-                frame: frame_id.clone(),
-                x1,
-                y1,
-                x2,
-                y2,
+            truth.push(straight_streak(
+                optics,
+                &mut signal,
+                [x1, y1, x1 + dx, y1 + dy],
                 snr,
-                object_id: format!("track-{}", k + 1),
-            });
+                TruthRow {
+                    frame: frame_id.clone(),
+                    object_id: format!("track-{}", k + 1),
+                    ..TruthRow::default()
+                },
+            ));
         }
         let pixels = signal
             .iter()
