@@ -10,7 +10,7 @@
 
 mod common;
 
-use kessler_detector::{DetectorConfig, FrtLevel, cpu};
+use kessler_detector::{BackgroundGrid, DetectorConfig, FrtLevel, cpu};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -60,6 +60,46 @@ fn background_matches_cpu() {
                 assert!(
                     rel <= TOLERANCE,
                     "tile {i} ({width}x{height}): gpu {g:?} cpu {c:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn background_filter_matches_cpu() {
+    // Random tile statistics (a streak-like ridge, a gradient, noise), grids with one, two and many tiles a side,
+    // so the edge reflection and the corners are exercised.
+    let gpu = common::gpu();
+    let config = DetectorConfig::default();
+    let mut rng = StdRng::seed_from_u64(8);
+    for (width, height) in [(300u32, 200u32), (40, 70), (20, 20)] {
+        let (tiles_x, tiles_y) = (width.div_ceil(config.tile), height.div_ceil(config.tile));
+        let stats: Vec<[f32; 2]> = (0..tiles_x * tiles_y)
+            .map(|i| {
+                let (x, y) = ((i % tiles_x) as f32, (i / tiles_x) as f32);
+                let ridge = if (x - y).abs() < 1.0 { 3.0 } else { 0.0 };
+                [
+                    1000.0 + 2.0 * x - y + ridge + rng.random_range(-1.0..1.0),
+                    10.0 + rng.random_range(-0.5..0.5),
+                ]
+            })
+            .collect();
+        let grid = BackgroundGrid {
+            tile: config.tile,
+            tiles_x,
+            tiles_y,
+            stats,
+        };
+        let reference = cpu::background_filter(&grid);
+        let result = gpu
+            .background_filter(&grid, width, height, &config)
+            .unwrap();
+        for (g, c) in result.stats.iter().zip(&reference.stats) {
+            for k in 0..2 {
+                assert!(
+                    (g[k] - c[k]).abs() <= TOLERANCE * c[k].abs(),
+                    "{width}x{height}: gpu {g:?} cpu {c:?}"
                 );
             }
         }
