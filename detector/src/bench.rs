@@ -267,7 +267,7 @@ impl BenchReport {
     }
 
     /// Completeness against S/N as a PNG plot (bins at their centre on a linear S/N axis up to 60; grid lines every
-    /// 10 in S/N and every 0.1 in completeness; the open last bin is drawn at 55). Labels are in report.md.
+    /// 10 in S/N and every 0.1 in completeness; the open last bin is drawn at 55), its axes labelled.
     pub fn completeness_png(&self) -> Vec<u8> {
         const W: u32 = 640;
         const H: u32 = 400;
@@ -333,6 +333,32 @@ impl BenchReport {
                 }
             }
         }
+        let black = image::Rgb([0, 0, 0]);
+        for k in 0..=6 {
+            let label = (k * 10).to_string();
+            let (x, y) = to_px(f64::from(k * 10), 0.0);
+            let half = (label.len() * GLYPH_ADVANCE) as f64 / 2.0;
+            draw_text(&mut img, (x - half) as u32, y as u32 + 6, &label, black);
+        }
+        for (c, label) in [(0.0, "0"), (0.5, "0.5"), (1.0, "1")] {
+            let (x, y) = to_px(0.0, c);
+            let width = (label.len() * GLYPH_ADVANCE) as f64;
+            draw_text(
+                &mut img,
+                (x - width - 4.0) as u32,
+                y as u32 - 3,
+                label,
+                black,
+            );
+        }
+        draw_text(
+            &mut img,
+            W - PAD as u32 - 3 * GLYPH_ADVANCE as u32,
+            H - 16,
+            "S/N",
+            black,
+        );
+        draw_text(&mut img, PAD as u32, PAD as u32 - 14, "completeness", black);
         let mut png = vec![];
         img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .expect("PNG encoding to memory");
@@ -340,9 +366,69 @@ impl BenchReport {
     }
 }
 
+/// Pixels from one glyph's left edge to the next's.
+const GLYPH_ADVANCE: usize = 6;
+
+/// A 5 x 7 bitmap font for the plot's labels: per character, 7 rows, bit 4 the leftmost column.
+const GLYPHS: [(char, [u8; 7]); 24] = [
+    ('0', [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E]),
+    ('1', [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E]),
+    ('2', [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F]),
+    ('3', [0x1E, 0x01, 0x01, 0x0E, 0x01, 0x01, 0x1E]),
+    ('4', [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02]),
+    ('5', [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E]),
+    ('6', [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E]),
+    ('7', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08]),
+    ('8', [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E]),
+    ('9', [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C]),
+    ('.', [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C]),
+    ('/', [0x01, 0x02, 0x02, 0x04, 0x08, 0x08, 0x10]),
+    ('S', [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E]),
+    ('N', [0x11, 0x19, 0x15, 0x13, 0x11, 0x11, 0x11]),
+    ('c', [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E]),
+    ('o', [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E]),
+    ('m', [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11]),
+    ('p', [0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10]),
+    ('l', [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E]),
+    ('e', [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E]),
+    ('t', [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06]),
+    ('n', [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11]),
+    ('s', [0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E]),
+    (' ', [0x00; 7]),
+];
+
+/// Draws `text` with its top-left corner at `(x, y)`; characters outside [`GLYPHS`] and pixels outside the image
+/// are skipped.
+fn draw_text(img: &mut image::RgbImage, x: u32, y: u32, text: &str, color: image::Rgb<u8>) {
+    for (i, ch) in text.chars().enumerate() {
+        let Some((_, rows)) = GLYPHS.iter().find(|(c, _)| *c == ch) else {
+            continue;
+        };
+        let left = x + (i * GLYPH_ADVANCE) as u32;
+        for (r, bits) in rows.iter().enumerate() {
+            for col in 0..5u32 {
+                let (px, py) = (left + col, y + r as u32);
+                if bits & (0x10 >> col) != 0 && px < img.width() && py < img.height() {
+                    img.put_pixel(px, py, color);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_draws_the_glyph_bits() {
+        let mut img = image::RgbImage::from_pixel(20, 10, image::Rgb([255, 255, 255]));
+        draw_text(&mut img, 1, 1, "1?", image::Rgb([0, 0, 0]));
+        let inked = img.pixels().filter(|p| p.0 == [0, 0, 0]).count();
+        // '1' has 10 bits set; '?' is not in the font and draws nothing.
+        assert_eq!(inked, 10);
+        assert_eq!(img.get_pixel(3, 1).0, [0, 0, 0], "the top of the 1");
+    }
 
     #[test]
     fn endpoint_error_takes_the_better_pairing() {
