@@ -42,22 +42,18 @@ fn child(b: i32, a: i32, x: i32) -> vec2<f32> {
     if (level.level == 1u) {
         return pixel(b, x);
     }
-    let pad = (1 << (level.level - 1u)) - 1;
-    let cols = i32(level.cols);
-    if (x < -pad || x >= cols + pad) {
+    let pad = level.child_pad;
+    if (x < -pad || x >= i32(level.cols) + pad) {
         return vec2<f32>(0.0, 0.0);
     }
-    let i = (b * (2 * pad + 1) + a + pad) * (cols + 2 * pad) + x + pad;
+    let i = (b * (2 * pad + 1) + a + pad) * i32(level.child_starts) + x + pad;
     return below[u32(i)];
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let pad = (1 << level.level) - 1;
-    let starts = u32(i32(level.cols) + 2 * pad);
-    let shifts = u32(2 * pad + 1);
-    let blocks = level.padded_rows >> level.level;
-    if (gid.x >= starts || gid.y >= shifts || gid.z >= blocks) {
+    let pad = level.pad;
+    if (gid.x >= level.starts || gid.y >= level.shifts || gid.z >= level.blocks) {
         return;
     }
     let x = i32(gid.x) - pad;
@@ -66,5 +62,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let a = s / 2;
     let top = child(2 * b, a, x);
     let bottom = child(2 * b + 1, a, x + s - a);
-    entries[(gid.z * shifts + gid.y) * starts + gid.x] = top + bottom;
+    entries[(gid.z * level.shifts + gid.y) * level.starts + gid.x] = top + bottom;
 }

@@ -33,12 +33,12 @@ struct Peak {
 // Output peaks, the first min(counter, capacity) entries are valid.
 @group(0) @binding(4) var<storage, read_write> peaks: array<Peak>;
 
-fn snr_at(b: u32, si: u32, xi: u32, starts: u32, shifts: u32, pad: i32) -> f32 {
-    let v = entries[(b * shifts + si) * starts + xi];
+fn snr_at(b: u32, si: u32, xi: u32) -> f32 {
+    let v = entries[(b * level.shifts + si) * level.starts + xi];
     if (v.y < level.min_samples) {
         return 0.0;
     }
-    let slope = f32(i32(si) - pad) / f32(pad);
+    let slope = f32(i32(si) - level.pad) / f32(level.pad);
     let step = sqrt(1.0 + slope * slope);
     let c = max(TWO_SQRT_PI * params.psf_sigma / step, 1.0);
     return v.x / sqrt(v.y * c);
@@ -46,15 +46,14 @@ fn snr_at(b: u32, si: u32, xi: u32, starts: u32, shifts: u32, pad: i32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let pad = (1 << level.level) - 1;
-    let starts = u32(i32(level.cols) + 2 * pad);
-    let shifts = u32(2 * pad + 1);
-    let blocks = level.padded_rows >> level.level;
-    if (gid.x >= starts || gid.y >= shifts || gid.z >= blocks) {
+    let pad = level.pad;
+    let starts = level.starts;
+    let shifts = level.shifts;
+    if (gid.x >= starts || gid.y >= shifts || gid.z >= level.blocks) {
         return;
     }
     let b = gid.z;
-    let v = snr_at(b, gid.y, gid.x, starts, shifts, pad);
+    let v = snr_at(b, gid.y, gid.x);
     if (!(v >= params.transform_threshold)) {
         return;
     }
@@ -70,7 +69,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             if ((ds == 0 && dx == 0) || x2 < 0 || x2 >= i32(starts)) {
                 continue;
             }
-            let u = snr_at(b, u32(s2), u32(x2), starts, shifts, pad);
+            let u = snr_at(b, u32(s2), u32(x2));
             let other = u32(s2) * starts + u32(x2);
             if (u > v || (u == v && other < own)) {
                 return;

@@ -19,14 +19,19 @@ struct Params {
     kernel_radius: u32,       // half-width of the matched-filter kernel, px
 }
 
-// One level of the Fast Radon Transform in one orientation (`FrtLevel` in detector/src/cpu.rs).
+// One level of the Fast Radon Transform in one orientation, its geometry computed by the host from `FrtLevel` in
+// detector/src/cpu.rs (so the shaders and the CPU reference share one definition of it).
 struct Level {
-    orientation: u32, // 0: lines advance one image row per sample; 1: one image column (transposed)
-    level: u32,       // log2 of the block height h
-    rows: u32,        // rows of the oriented image
-    cols: u32,        // columns of the oriented image
-    padded_rows: u32, // rows rounded up to a power of two
-    min_samples: f32, // fewest in-frame samples of an entry searched for peaks
-    pad0: u32,
-    pad1: u32,
+    orientation: u32,  // 0: lines advance one image row per sample; 1: one image column (transposed)
+    level: u32,        // log2 of the block height h
+    rows: u32,         // rows of the oriented image
+    cols: u32,         // columns of the oriented image
+    pad: i32,          // h - 1: columns of padding on either side, and the largest |shift|
+    starts: u32,       // start columns per shift: cols + 2 pad
+    shifts: u32,       // shifts per block: 2 pad + 1
+    blocks: u32,       // blocks of h rows
+    child_pad: i32,    // pad of the level below
+    child_starts: u32, // starts of the level below
+    min_samples: f32,  // fewest in-frame samples of an entry searched for peaks
+    unused: u32,
 }

@@ -334,19 +334,8 @@ pub(crate) fn source_window(psf_sigma: f32) -> i32 {
 /// Stage 2b (`sources.wgsl`): 1 at the point sources of `z` ([`point_source`], without
 /// tips), 0 elsewhere, row-major.
 pub fn point_sources(z: &[f32], width: u32, height: u32, config: &DetectorConfig) -> Vec<u32> {
-    assert_eq!(z.len(), width as usize * height as usize);
-    let w = width as i32;
-    (0..w * height as i32)
-        .into_par_iter()
-        .map(|i| {
-            u32::from(point_source(
-                z,
-                (width, height),
-                (i % w, i / w),
-                false,
-                config,
-            ))
-        })
+    source_flags(z, width, height, false, config)
+        .map(u32::from)
         .collect()
 }
 
@@ -358,11 +347,22 @@ pub(crate) fn point_sources_but_tips(
     height: u32,
     config: &DetectorConfig,
 ) -> Vec<bool> {
+    source_flags(z, width, height, true, config).collect()
+}
+
+/// [`point_source`] of every pixel of `z`, row-major.
+fn source_flags<'a>(
+    z: &'a [f32],
+    width: u32,
+    height: u32,
+    tips: bool,
+    config: &'a DetectorConfig,
+) -> impl IndexedParallelIterator<Item = bool> + 'a {
+    assert_eq!(z.len(), width as usize * height as usize);
     let w = width as i32;
     (0..w * height as i32)
         .into_par_iter()
-        .map(|i| point_source(z, (width, height), (i % w, i / w), true, config))
-        .collect()
+        .map(move |i| point_source(z, (width, height), (i % w, i / w), tips, config))
 }
 
 /// Stage 3 (`matched.wgsl`): `z` correlated with the PSF, `zf = sum(w z) / sqrt(sum(w^2))`
@@ -698,38 +698,36 @@ pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig)
             let (b, si) = (row / shifts as u32, (row % shifts as u32) as i32);
             let first = row as usize * starts as usize;
             let sums = &values[first..first + starts as usize];
-            std::iter::once(si).flat_map(move |si| {
-                (0..starts).filter_map(move |xi| {
-                    if sums[xi as usize][0] <= 0.0 {
-                        return None;
-                    }
-                    let v = snr(b, si, xi);
-                    if v.is_nan() || v < config.transform_threshold {
-                        return None;
-                    }
-                    for dsi in -rad..=rad {
-                        for dxi in -rad..=rad {
-                            let (s2, x2) = (si + dsi, xi + dxi);
-                            if (dsi == 0 && dxi == 0)
-                                || !(0..shifts).contains(&s2)
-                                || !(0..starts).contains(&x2)
-                            {
-                                continue;
-                            }
-                            let u = snr(b, s2, x2);
-                            if u > v || (u == v && (s2, x2) < (si, xi)) {
-                                return None;
-                            }
+            (0..starts).filter_map(move |xi| {
+                if sums[xi as usize][0] <= 0.0 {
+                    return None;
+                }
+                let v = snr(b, si, xi);
+                if v.is_nan() || v < config.transform_threshold {
+                    return None;
+                }
+                for dsi in -rad..=rad {
+                    for dxi in -rad..=rad {
+                        let (s2, x2) = (si + dsi, xi + dxi);
+                        if (dsi == 0 && dxi == 0)
+                            || !(0..shifts).contains(&s2)
+                            || !(0..starts).contains(&x2)
+                        {
+                            continue;
+                        }
+                        let u = snr(b, s2, x2);
+                        if u > v || (u == v && (s2, x2) < (si, xi)) {
+                            return None;
                         }
                     }
-                    Some(Peak {
-                        orientation: level.orientation,
-                        level: level.level,
-                        block: b,
-                        shift: si - pad,
-                        x: xi - pad,
-                        snr: v,
-                    })
+                }
+                Some(Peak {
+                    orientation: level.orientation,
+                    level: level.level,
+                    block: b,
+                    shift: si - pad,
+                    x: xi - pad,
+                    snr: v,
                 })
             })
         })

@@ -50,9 +50,38 @@ struct LevelParams {
     level: u32,
     rows: u32,
     cols: u32,
-    padded_rows: u32,
+    pad: i32,
+    starts: u32,
+    shifts: u32,
+    blocks: u32,
+    child_pad: i32,
+    child_starts: u32,
     min_samples: f32,
-    pad: [u32; 2],
+    unused: u32,
+}
+
+impl LevelParams {
+    /// The uniform of `level`: its geometry as [`FrtLevel`] defines it, and that of the level below.
+    fn new(level: &FrtLevel) -> LevelParams {
+        let child = FrtLevel {
+            level: level.level - 1,
+            ..*level
+        };
+        LevelParams {
+            orientation: level.orientation,
+            level: level.level,
+            rows: level.rows,
+            cols: level.cols,
+            pad: level.pad() as i32,
+            starts: level.starts(),
+            shifts: level.shifts(),
+            blocks: level.blocks(),
+            child_pad: child.pad() as i32,
+            child_starts: child.starts(),
+            min_samples: cpu::min_samples(level),
+            unused: 0,
+        }
+    }
 }
 
 /// One entry of the peaks buffer of `frt_peaks.wgsl`.
@@ -729,19 +758,8 @@ impl GpuContext {
                     usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
-                self.queue.write_buffer(
-                    &uniform,
-                    0,
-                    bytemuck::bytes_of(&LevelParams {
-                        orientation: level.orientation,
-                        level: level.level,
-                        rows: level.rows,
-                        cols: level.cols,
-                        padded_rows: level.padded_rows,
-                        min_samples: cpu::min_samples(&level),
-                        pad: [0; 2],
-                    }),
-                );
+                self.queue
+                    .write_buffer(&uniform, 0, bytemuck::bytes_of(&LevelParams::new(&level)));
                 let (below, own) = (slot(frt_slot(level.level + 1)), slot(frt_slot(level.level)));
                 let frt = bind(
                     FRT,
