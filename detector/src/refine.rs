@@ -305,14 +305,21 @@ pub(crate) fn streaks(
 /// endpoints within `merge_offset_px` of it (the rest of a streak that a star, a gap or the
 /// extent search cut off).
 fn collinear(kept: &Streak, piece: &Streak, config: &DetectorConfig) -> bool {
-    let line = streak_line(kept);
-    let other = streak_line(piece);
-    let cos = (line.d[0] * other.d[0] + line.d[1] * other.d[1]).abs();
+    same_line(
+        &streak_line(kept),
+        streak_line(piece).d,
+        &[[piece.x1, piece.y1], [piece.x2, piece.y2]],
+        config,
+    )
+}
+
+/// Whether direction `d` is within `merge_angle_deg` of `line` and every point of `points` within
+/// `merge_offset_px` of it: the test that merges peaks and joins pieces of one streak.
+fn same_line(line: &Line, d: [f64; 2], points: &[[f64; 2]], config: &DetectorConfig) -> bool {
+    let cos = (line.d[0] * d[0] + line.d[1] * d[1]).abs();
     let offset = f64::from(config.merge_offset_px);
     cos >= f64::from(config.merge_angle_deg).to_radians().cos()
-        && [[piece.x1, piece.y1], [piece.x2, piece.y2]]
-            .iter()
-            .all(|&q| line.coords(q).1.abs() <= offset)
+        && points.iter().all(|&q| line.coords(q).1.abs() <= offset)
 }
 
 /// The line through a streak's endpoints, from its first endpoint.
@@ -443,16 +450,10 @@ fn star_mask(raw: &[f32], width: u32, height: u32, psf_sigma: f32) -> Vec<bool> 
 /// within `merge_angle_deg` of its direction and with the midpoint of their segment within
 /// `merge_offset_px` of its line (the same streak seen at several levels and blocks).
 fn merge(peaks: &[Peak], config: &DetectorConfig) -> Vec<Line> {
-    let min_cos = f64::from(config.merge_angle_deg).to_radians().cos();
-    let max_offset = f64::from(config.merge_offset_px);
     let mut kept: Vec<Line> = Vec::new();
     for peak in peaks {
         let line = Line::from_peak(peak);
-        let near = kept.iter().any(|k| {
-            let cos = (k.d[0] * line.d[0] + k.d[1] * line.d[1]).abs();
-            cos >= min_cos && k.coords(line.p).1.abs() <= max_offset
-        });
-        if !near {
+        if !kept.iter().any(|k| same_line(k, line.d, &[line.p], config)) {
             kept.push(line);
         }
     }
@@ -556,12 +557,8 @@ fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
     // The streak's level: the median of the unclipped samples of that segment (a bright
     // streak's true level, so that its ends fall where it drops to half; blind to a star).
     let mut inside: Vec<f64> = raw[a..b].iter().flatten().copied().collect();
-    if count == 0 || inside.is_empty() {
-        return None;
-    }
-    inside.sort_by(f64::total_cmp);
-    let level = inside[(inside.len() - 1) / 2];
-    if level.is_nan() || level <= 0.0 {
+    let level = lower_median(&mut inside)?;
+    if count == 0 || level.is_nan() || level <= 0.0 {
         return None;
     }
     // Maximum-sum segment of values - level/2 (Kadane); masked samples and outliers (an
@@ -587,10 +584,9 @@ fn extent(values: &[Option<f64>], min_len: usize) -> Option<(usize, usize)> {
 fn screen(image: &Image, line: &Line, config: &DetectorConfig) -> bool {
     let sigma = f64::from(config.psf_sigma_px);
     let min_len = config.min_length_px.ceil() as usize;
-    let r = profile(image, line, sigma).and_then(|(_, values)| {
-        extent(&values, min_len).map(|(a, b)| (a, b, mean_snr(&values[a..=b])))
-    });
-    r.is_some_and(|(_, _, snr)| snr >= EARLY_REJECT_FRACTION * f64::from(config.snr_threshold))
+    profile(image, line, sigma)
+        .and_then(|(_, values)| extent(&values, min_len).map(|(a, b)| mean_snr(&values[a..=b])))
+        .is_some_and(|snr| snr >= EARLY_REJECT_FRACTION * f64::from(config.snr_threshold))
 }
 
 /// Refined line and the along-line extent `[ta, tb]` of the streak on it, px.
@@ -650,22 +646,17 @@ fn less_local_background(
 ) -> Vec<Option<f64>> {
     let weights = cross_weights(sigma);
     let offset = f64::from(PROFILE_HALF_WIDTH_PX) + SIDE_GAP_SIGMA * sigma;
-    // The lower median, as in robust_snr.
-    let median = |mut values: Vec<f64>| -> Option<f64> {
-        values.sort_by(f64::total_cmp);
-        (!values.is_empty()).then(|| values[(values.len() - 1) / 2])
-    };
     let chunk = (tile as usize).max(1);
     let mut out = Vec::with_capacity(segment.len());
     for (c, part) in segment.chunks(chunk).enumerate() {
         let band = |side: f64| {
-            let values = (0..part.len())
+            let mut values: Vec<f64> = (0..part.len())
                 .filter_map(|i| {
                     let t = ta + (c * chunk + i) as f64;
                     sample(image, line, t, side * offset, &weights)
                 })
                 .collect();
-            median(values)
+            lower_median(&mut values)
         };
         let level = match (band(-1.0), band(1.0)) {
             (Some(l), Some(r)) => 0.5 * (l + r),
@@ -675,6 +666,12 @@ fn less_local_background(
         out.extend(part.iter().map(|v| v.map(|v| v - level)));
     }
     out
+}
+
+/// The lower median (of an even count, the smaller middle value) of `values`, which it sorts; `None` when empty.
+fn lower_median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len().checked_sub(1)? / 2).copied()
 }
 
 /// Sum / sqrt(count) of the unmasked samples of a profile segment (each has unit noise), each
@@ -695,21 +692,17 @@ fn mean_snr(segment: &[Option<f64>]) -> f64 {
 /// least 3 unmasked samples) under `MIN_QUARTER_FRACTION` of the whole median (a chain of
 /// stars, not a streak).
 fn robust_snr(segment: &[Option<f64>]) -> f64 {
-    // The lower median: of an even count, the smaller middle value.
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[(values.len() - 1) / 2]
-    };
     let mut present: Vec<f64> = segment.iter().flatten().copied().collect();
-    if 2 * present.len() <= segment.len() {
-        return 0.0;
-    }
     let count = present.len();
-    let whole = median(&mut present);
+    let Some(whole) = lower_median(&mut present).filter(|_| 2 * count > segment.len()) else {
+        return 0.0;
+    };
     let quarter = segment.len().div_ceil(4);
     for part in segment.chunks(quarter) {
         let mut values: Vec<f64> = part.iter().flatten().copied().collect();
-        if values.len() >= 3 && median(&mut values) < MIN_QUARTER_FRACTION * whole {
+        if values.len() >= 3
+            && lower_median(&mut values).is_some_and(|m| m < MIN_QUARTER_FRACTION * whole)
+        {
             return 0.0;
         }
     }
@@ -883,13 +876,8 @@ fn measure(
     let profile: Vec<(f64, f64)> = cross
         .iter_mut()
         .enumerate()
-        .filter(|(_, values)| !values.is_empty())
-        .map(|(k, values)| {
-            values.sort_by(f64::total_cmp);
-            (
-                k as f64 * CROSS_BIN_PX - reach,
-                values[(values.len() - 1) / 2],
-            )
+        .filter_map(|(k, values)| {
+            lower_median(values).map(|m| (k as f64 * CROSS_BIN_PX - reach, m))
         })
         .collect();
     let cross_sigma = gaussian_sigma(&profile, sigma);
