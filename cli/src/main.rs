@@ -54,6 +54,8 @@ enum Command {
         /// Use the CPU detector even when a GPU adapter is present.
         #[arg(long)]
         cpu: bool,
+        #[command(flatten)]
+        threshold: Threshold,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -89,6 +91,33 @@ enum Command {
         /// Only the CPU path (by default the GPU path, when there is an adapter, is scored and both are timed).
         #[arg(long)]
         cpu: bool,
+        #[command(flatten)]
+        threshold: Threshold,
+    },
+    /// How high noise alone reaches in the detector's S/N, on frames with no streak: the threshold for a
+    /// false-alarm rate, and a bound on the completeness any detector can have at that rate.
+    Calibrate {
+        /// Frames with no streak of a recorded dataset (those without a row in its truth.csv); by default,
+        /// simulated frames of the `kessler simulate` sky: white noise only, or with --stars its stars, hot pixels
+        /// and cosmic rays.
+        #[arg(long, conflicts_with = "stars")]
+        dataset: Option<PathBuf>,
+        /// Simulated frames.
+        #[arg(long, default_value_t = 200)]
+        frames: usize,
+        #[arg(long)]
+        stars: bool,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The lowest S/N looked at, in both statistics (the detector runs with both thresholds here).
+        #[arg(long, default_value_t = 4.0)]
+        floor: f32,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Use the CPU detector even when a GPU adapter is present.
+        #[arg(long)]
+        cpu: bool,
     },
     /// Publish frame files (FITS), or every FITS file in the given folders, to the frames topic.
     Publish {
@@ -117,6 +146,8 @@ enum Command {
         /// Use the CPU detector even when a GPU adapter is present.
         #[arg(long)]
         cpu: bool,
+        #[command(flatten)]
+        threshold: Threshold,
         /// Stop after this many seconds without a message (default: run until interrupted).
         #[arg(long)]
         exit_when_idle: Option<f64>,
@@ -140,6 +171,23 @@ enum CatalogCommand {
     },
 }
 
+/// The detection threshold of the commands that detect.
+#[derive(Clone, Copy, clap::Args)]
+struct Threshold {
+    /// Detection threshold, S/N of the refined streak; `kessler calibrate` gives its false-alarm rate.
+    #[arg(long, default_value_t = DetectorConfig::default().snr_threshold)]
+    snr_threshold: f32,
+}
+
+impl Threshold {
+    fn config(self) -> DetectorConfig {
+        DetectorConfig {
+            snr_threshold: self.snr_threshold,
+            ..DetectorConfig::default()
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Stage {
     Detect,
@@ -148,9 +196,9 @@ enum Stage {
 }
 
 /// The detector on the machine's wgpu adapter, or `None` (said on stderr) when it has none.
-fn gpu_detector() -> Option<Detector> {
+fn gpu_detector(config: DetectorConfig) -> Option<Detector> {
     match GpuContext::new() {
-        Ok(gpu) => Some(Detector::new(Backend::Gpu(gpu), DetectorConfig::default())),
+        Ok(gpu) => Some(Detector::new(Backend::Gpu(gpu), config)),
         Err(e) => {
             eprintln!("no GPU adapter ({e}); using the CPU detector");
             None
@@ -159,11 +207,13 @@ fn gpu_detector() -> Option<Detector> {
 }
 
 /// The GPU detector unless `cpu` is set or there is no adapter; the CPU detector otherwise.
-fn detector(cpu: bool) -> Detector {
-    let detector = (!cpu)
-        .then(gpu_detector)
-        .flatten()
-        .unwrap_or_else(|| Detector::new(Backend::Cpu, DetectorConfig::default()));
+fn detector(cpu: bool, config: DetectorConfig) -> Detector {
+    let gpu = if cpu {
+        None
+    } else {
+        gpu_detector(config.clone())
+    };
+    let detector = gpu.unwrap_or_else(|| Detector::new(Backend::Cpu, config));
     eprintln!("detector: {}", detector.backend_description());
     detector
 }
@@ -235,7 +285,7 @@ async fn run(
     stage: Stage,
     db: &Path,
     namespace: &str,
-    cpu: bool,
+    detection: (bool, DetectorConfig),
     idle: Option<f64>,
 ) -> Result<()> {
     let topics = Topics::namespaced(namespace);
@@ -251,7 +301,7 @@ async fn run(
     };
     let detect = (stage != Stage::Track).then(|| {
         let source = KafkaSource::new(brokers, &group("detect"), &topics.frames, idle);
-        let detector = Arc::new(detector(cpu));
+        let detector = Arc::new(detector(detection.0, detection.1));
         (source, detector)
     });
     let detect = match detect {
@@ -332,8 +382,7 @@ struct DetectLine<'a> {
     range_rate_km_s: Option<f64>,
 }
 
-fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
-    let detector = detector(cpu);
+fn detect_files(files: &[PathBuf], json: bool, detector: &Detector) -> Result<()> {
     let mut failed = 0;
     for path in fits_files(files)? {
         let name = path.display().to_string();
@@ -406,7 +455,8 @@ fn detect_files(files: &[PathBuf], json: bool, cpu: bool) -> Result<()> {
     Ok(())
 }
 
-fn bench(dataset: &Path, out: Option<&Path>, json: bool, cpu: bool) -> Result<()> {
+/// The truth rows and the FITS files of a recorded dataset.
+fn read_dataset(dataset: &Path) -> Result<(Vec<kessler_ingest::dataset::TruthRow>, Vec<PathBuf>)> {
     let truth_path = dataset.join("truth.csv");
     let text = std::fs::read_to_string(&truth_path)
         .with_context(|| format!("reading {}", truth_path.display()))?;
@@ -415,9 +465,24 @@ fn bench(dataset: &Path, out: Option<&Path>, json: bool, cpu: bool) -> Result<()
     if files.is_empty() {
         bail!("no FITS files in {}", dataset.display());
     }
+    Ok((truth, files))
+}
+
+fn bench(
+    dataset: &Path,
+    out: Option<&Path>,
+    json: bool,
+    cpu: bool,
+    config: DetectorConfig,
+) -> Result<()> {
+    let (truth, files) = read_dataset(dataset)?;
     // The GPU path (when there is one) is scored; both are timed.
-    let mut detectors: Vec<Detector> = (!cpu).then(gpu_detector).flatten().into_iter().collect();
-    detectors.push(Detector::new(Backend::Cpu, DetectorConfig::default()));
+    let mut detectors: Vec<Detector> = if cpu {
+        vec![]
+    } else {
+        gpu_detector(config.clone()).into_iter().collect()
+    };
+    detectors.push(Detector::new(Backend::Cpu, config));
     let mut bench = kessler_detector::bench::Bench::new(&detectors, &truth);
     let mut skipped = 0;
     for (i, file) in files.iter().enumerate() {
@@ -456,6 +521,86 @@ fn bench(dataset: &Path, out: Option<&Path>, json: bool, cpu: bool) -> Result<()
     }
     if skipped > 0 {
         eprintln!("{skipped} file(s) skipped");
+    }
+    Ok(())
+}
+
+/// `kessler calibrate`: on the dataset's frames with no truth row, or on `simulated` = (frames, with stars, seed)
+/// frames of the simulator's sky.
+fn calibrate(
+    dataset: Option<&Path>,
+    (frames, stars, seed): (usize, bool, u64),
+    floor: f32,
+    json: bool,
+    cpu: bool,
+) -> Result<()> {
+    let config = DetectorConfig {
+        transform_threshold: floor,
+        snr_threshold: floor,
+        ..DetectorConfig::default()
+    };
+    let detector = detector(cpu, config);
+    let mut calibration = kessler_detector::calibrate::Calibration::new(&detector);
+    let source = match dataset {
+        Some(dir) => {
+            let (truth, files) = read_dataset(dir)?;
+            let with_streaks: std::collections::HashSet<&str> =
+                truth.iter().map(|t| t.frame.as_str()).collect();
+            let mut used = 0;
+            for file in &files {
+                let frame = match fits::read_fits(file, "calibrate") {
+                    Ok(f) => f,
+                    Err(e) => {
+                        eprintln!("skipped: {e}");
+                        continue;
+                    }
+                };
+                if with_streaks.contains(frame.header.frame_id.as_str()) {
+                    continue;
+                }
+                calibration
+                    .add(&frame)
+                    .with_context(|| format!("{}", file.display()))?;
+                used += 1;
+                eprint!("\r{used} frames with no streak");
+            }
+            dir.display().to_string()
+        }
+        None => {
+            let sky = kessler_sim::Scenario::default();
+            let scenario = if stars {
+                sky
+            } else {
+                kessler_sim::Scenario {
+                    stars: 0,
+                    hot_pixels: 0,
+                    cosmic_rays: 0,
+                    ..sky
+                }
+            };
+            for k in 0..frames {
+                let (frame, _) = kessler_sim::simulate_snr_grid(&scenario, 1, &[], seed + k as u64);
+                calibration.add(&frame[0])?;
+                eprint!("\r{}/{frames} frames", k + 1);
+            }
+            format!(
+                "{frames} simulated {}x{} frames ({}, seed {seed})",
+                scenario.width,
+                scenario.height,
+                if stars {
+                    "sky noise, stars, hot pixels and cosmic rays"
+                } else {
+                    "sky noise only"
+                }
+            )
+        }
+    };
+    eprintln!();
+    let report = calibration.report();
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.to_markdown(&source));
     }
     Ok(())
 }
@@ -519,7 +664,7 @@ async fn main() -> Result<()> {
         } => {
             let started = std::time::Instant::now();
             let report = demo::run(
-                detector(cpu),
+                detector(cpu, DetectorConfig::default()),
                 &DemoOptions {
                     seed,
                     db: db.clone(),
@@ -560,7 +705,12 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Detect { json, cpu, files } => detect_files(&files, json, cpu),
+        Command::Detect {
+            json,
+            cpu,
+            threshold,
+            files,
+        } => detect_files(&files, json, &detector(cpu, threshold.config())),
         Command::Simulate {
             out,
             frames,
@@ -585,7 +735,17 @@ async fn main() -> Result<()> {
             out,
             json,
             cpu,
-        } => bench(&dataset, out.as_deref(), json, cpu),
+            threshold,
+        } => bench(&dataset, out.as_deref(), json, cpu, threshold.config()),
+        Command::Calibrate {
+            dataset,
+            frames,
+            stars,
+            seed,
+            floor,
+            json,
+            cpu,
+        } => calibrate(dataset.as_deref(), (frames, stars, seed), floor, json, cpu),
         Command::Simulate {
             out,
             frames,
@@ -636,8 +796,12 @@ async fn main() -> Result<()> {
             db,
             namespace,
             cpu,
+            threshold,
             exit_when_idle,
-        } => run(&brokers, stage, &db, &namespace, cpu, exit_when_idle).await,
+        } => {
+            let detection = (cpu, threshold.config());
+            run(&brokers, stage, &db, &namespace, detection, exit_when_idle).await
+        }
         Command::Catalog {
             command: CatalogCommand::List { db, json },
         } => list_catalog(&db, json),

@@ -130,3 +130,42 @@ fn bench_scores_a_simulated_snr_grid_and_writes_its_reports() {
         );
     }
 }
+
+#[test]
+fn calibrate_measures_what_noise_reaches_on_frames_without_streaks() {
+    let line = kessler(&["calibrate", "--frames", "4", "--cpu", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(report["frames"], 4, "{report}");
+    let table = report["table"].as_array().expect("a table");
+    assert_eq!(table[0]["threshold"], 4.0, "{report}");
+    // Fewer frames reach each higher threshold, and white noise reaches no S/N of 7 on a 512 x 512 frame.
+    for pair in table.windows(2) {
+        for column in ["transform_frames", "streak_frames", "streaks_per_frame"] {
+            assert!(pair[1][column].as_f64() <= pair[0][column].as_f64(), "{report}");
+        }
+    }
+    let at_7 = table.iter().find(|r| r["threshold"] == 7.0).unwrap();
+    assert_eq!(at_7["streaks_per_frame"], 0.0, "{report}");
+
+    // On a recorded dataset, only the frames without a truth row count (one in ten).
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("grid");
+    kessler(&[
+        "simulate",
+        "--out",
+        data.to_str().unwrap(),
+        "--snr-grid",
+        "40",
+        "--frames",
+        "10",
+    ]);
+    let line = kessler(&[
+        "calibrate",
+        "--dataset",
+        data.to_str().unwrap(),
+        "--cpu",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(report["frames"], 1, "{report}");
+}

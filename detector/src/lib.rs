@@ -67,6 +67,7 @@
 //! ```
 
 pub mod bench;
+pub mod calibrate;
 pub mod cpu;
 pub mod eval;
 mod gpu;
@@ -330,6 +331,17 @@ impl Detector {
         width: u32,
         height: u32,
     ) -> Result<Vec<Streak>, DetectError> {
+        Ok(self.detect_with_peaks(pixels, width, height)?.0)
+    }
+
+    /// [`Detector::detect`], and the line-transform peaks (strongest first) the streaks were refined from: the
+    /// candidates at `transform_threshold`, for threshold calibration ([`calibrate`]).
+    pub fn detect_with_peaks(
+        &self,
+        pixels: &[f32],
+        width: u32,
+        height: u32,
+    ) -> Result<(Vec<Streak>, Vec<Peak>), DetectError> {
         self.config.validate()?;
         validate_frame(pixels, width, height)?;
         let stages = match &self.backend {
@@ -344,14 +356,15 @@ impl Detector {
                 Stages { grid, z, peaks }
             }
         };
-        Ok(refine::streaks(
+        let streaks = refine::streaks(
             pixels,
             (width, height),
             &stages.grid,
             stages.z,
             &stages.peaks,
             &self.config,
-        ))
+        );
+        Ok((streaks, stages.peaks))
     }
 }
 
