@@ -13,6 +13,8 @@
 //! assert!(catalog.list_objects().unwrap().is_empty());
 //! ```
 
+pub mod oem;
+pub mod tdm;
 pub mod track;
 
 use std::path::Path;
@@ -455,9 +457,12 @@ mod tests {
             },
             covariance: [[0.0; 6]; 6],
             rms_arcsec: 3.0,
+            normalized_rms: 0.7,
+            chi_square: 2.0,
             iterations: 4,
             observations_used: 2,
             observations_rejected: 0,
+            accepted: vec![],
         }
     }
 

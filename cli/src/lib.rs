@@ -2,10 +2,12 @@
 //! in-process queues), the demo that runs them all in one process, and its scoring against the truth.
 //!
 //! - [`stages`]: publish frames, the detect stage (frames -> detections), the track stage (detections -> catalog).
+//! - [`od`]: `kessler od`, a batch least-squares fit of a CCSDS TDM's tracking data.
 //! - [`demo`]: a simulated night through every stage, scored against the truth ([`demo::DemoReport`]).
 //!
 //! [`Source`]: kessler_ingest::Source
 //! [`Sink`]: kessler_ingest::Sink
 
 pub mod demo;
+pub mod od;
 pub mod stages;

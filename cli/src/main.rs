@@ -152,6 +152,23 @@ enum Command {
         #[arg(long)]
         exit_when_idle: Option<f64>,
     },
+    /// Fit an orbit to the tracking data of a CCSDS TDM (KVN) by batch least squares and print it.
+    Od {
+        #[arg(long)]
+        tdm: PathBuf,
+        /// Stations, TOML: one table per PARTICIPANT_1 with lat_deg, lon_deg, alt_km (and optional sigmas).
+        #[arg(long)]
+        sites: PathBuf,
+        #[arg(long, value_enum, default_value = "json")]
+        format: kessler::od::Format,
+        /// Initial state at the first observation, GCRF: x,y,z (km),vx,vy,vz (km/s); by default one is found
+        /// from the data.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        initial: Option<Vec<f64>>,
+        /// OBJECT_NAME of the OEM.
+        #[arg(long, default_value = "UNKNOWN")]
+        object: String,
+    },
     /// Look at the catalog.
     Catalog {
         #[command(subcommand)]
@@ -801,6 +818,33 @@ async fn main() -> Result<()> {
         } => {
             let detection = (cpu, threshold.config());
             run(&brokers, stage, &db, &namespace, detection, exit_when_idle).await
+        }
+        Command::Od {
+            tdm,
+            sites,
+            format,
+            initial,
+            object,
+        } => {
+            let initial = match initial {
+                Some(v) if v.len() != 6 => bail!("--initial takes 6 numbers, {} given", v.len()),
+                Some(v) => Some(std::array::from_fn(|i| v[i])),
+                None => None,
+            };
+            let (solution, fit) = kessler::od::run(&tdm, &sites, initial)?;
+            match format {
+                kessler::od::Format::Json => println!("{}", serde_json::to_string(&solution)?),
+                kessler::od::Format::Oem => print!(
+                    "{}",
+                    kessler_catalog::oem::write_oem(
+                        &object,
+                        &object,
+                        &fit,
+                        hifitime::Epoch::now()?
+                    )
+                ),
+            }
+            Ok(())
         }
         Command::Catalog {
             command: CatalogCommand::List { db, json },

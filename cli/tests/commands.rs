@@ -141,7 +141,10 @@ fn calibrate_measures_what_noise_reaches_on_frames_without_streaks() {
     // Fewer frames reach each higher threshold, and white noise reaches no S/N of 7 on a 512 x 512 frame.
     for pair in table.windows(2) {
         for column in ["transform_frames", "streak_frames", "streaks_per_frame"] {
-            assert!(pair[1][column].as_f64() <= pair[0][column].as_f64(), "{report}");
+            assert!(
+                pair[1][column].as_f64() <= pair[0][column].as_f64(),
+                "{report}"
+            );
         }
     }
     let at_7 = table.iter().find(|r| r["threshold"] == 7.0).unwrap();

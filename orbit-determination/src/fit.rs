@@ -1,25 +1,28 @@
-//! Batch least squares on RA/Dec.
+//! Batch least squares on tracking measurements: RA/Dec, azimuth/elevation, range, range rate ([`crate::tracking`]).
 //!
 //! Vallado 4th ed. sec. 10.4 (Algorithm 57, nonlinear least squares) and Montenbruck & Gill (2000) sec. 8.1: the
 //! state at the solution epoch is corrected by Levenberg-Marquardt steps
 //! `(A^T W A + lambda diag(A^T W A)) dx = A^T W b` (the normal equations with Marquardt damping), where `b` are the
-//! observed-minus-computed residuals `[d_ra cos(dec), d_dec]` and `W = diag(1/sigma^2)`.
+//! observed-minus-computed residuals (for RA/Dec `[d_ra cos(dec), d_dec]`) and `W = diag(1/sigma^2)`; the code
+//! works on whitened residuals `b / sigma`, so `W` is the identity.
 //!
 //! Partials `A = d(computed)/dx` come from central finite differences: the nominal state and the twelve
 //! perturbed ones are integrated together as one system, so they share one step sequence and the differences are
 //! free of step-control noise. Perturbations are 1 m and 1 mm/s.
 //!
-//! Outliers are edited after convergence: an observation is rejected when either angle's residual exceeds
+//! Outliers are edited after convergence: an observation is rejected when a component's residual exceeds
 //! `k sigma max(1, rms)` (rms of the normalised residuals), then the fit is repeated, until the set settles.
-//! Covariance: `P = (A^T W A)^-1` at the solution, km and km/s, GCRF.
+//! Covariance: `P = (A^T W A)^-1` at the solution, km and km/s, GCRF. The normalised RMS is
+//! `sqrt(b^T W b / m)` over the `m` accepted scalar components: 1 when the residuals are as large as the sigmas say.
 
 use hifitime::Epoch;
 use serde::{Deserialize, Serialize};
 
 use crate::OdError;
-use crate::linalg::{V3, spd_inverse6, spd_solve6};
-use crate::measurement::{Observation, radec_of_state, residual};
+use crate::linalg::{spd_inverse6, spd_solve6};
+use crate::measurement::Observation;
 use crate::propagator::{StateGcrf, propagate, propagate_bundle};
+use crate::tracking::{SiteAt, TrackingObservation, whitened_residual};
 
 /// Arcseconds per radian.
 const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
@@ -62,14 +65,23 @@ pub struct OrbitSolution {
     pub state: StateGcrf,
     /// Covariance of `[r, v]` at the solution epoch, GCRF (km^2, km^2/s, km^2/s^2).
     pub covariance: [[f64; 6]; 6],
-    /// Weighted post-fit RMS of the accepted residuals (arcsec).
+    /// Weighted post-fit RMS of the accepted angle residuals (arcsec); NaN when the fit had no angles.
     pub rms_arcsec: f64,
+    /// Post-fit RMS of the accepted residuals, each divided by its sigma (see the module doc).
+    #[serde(default)]
+    pub normalized_rms: f64,
+    /// `b^T W b` of the accepted residuals.
+    #[serde(default)]
+    pub chi_square: f64,
     /// Levenberg-Marquardt iterations, all editing rounds together.
     pub iterations: usize,
     /// Observations accepted in the final solution.
     pub observations_used: usize,
     /// Observations rejected as outliers.
     pub observations_rejected: usize,
+    /// Whether each observation (in the order given) was accepted; not stored with the orbit.
+    #[serde(skip)]
+    pub accepted: Vec<bool>,
 }
 
 /// Batch least-squares orbit fit to RA/Dec observations, starting from `initial` (any epoch).
@@ -81,14 +93,27 @@ pub fn fit_orbit(
     initial: &StateGcrf,
     cfg: &FitConfig,
 ) -> Result<OrbitSolution, OdError> {
-    if obs.len() < 3 {
+    let tracking: Vec<TrackingObservation> = obs.iter().map(TrackingObservation::from).collect();
+    fit_tracking(&tracking, initial, cfg)
+}
+
+/// Batch least-squares orbit fit to tracking measurements of any kind, starting from `initial` (any epoch).
+///
+/// Needs at least six scalar components (three angle pairs, or six ranges, ...). Otherwise as [`fit_orbit`].
+pub fn fit_tracking(
+    obs: &[TrackingObservation],
+    initial: &StateGcrf,
+    cfg: &FitConfig,
+) -> Result<OrbitSolution, OdError> {
+    let components: usize = obs.iter().map(TrackingObservation::components).sum();
+    if components < 6 || obs.len() < 3 {
         return Err(OdError::TooFewObservations {
             got: obs.len(),
             needed: 3,
         });
     }
     let epoch = cfg.epoch.unwrap_or_else(|| middle_epoch(obs));
-    let problem = Problem::new(obs, epoch);
+    let problem = Problem::new(obs.to_vec(), epoch);
     let start = if initial.epoch == epoch {
         *initial
     } else {
@@ -98,7 +123,8 @@ pub fn fit_orbit(
     let mut run = problem.solve(start.to_array(), &accepted, cfg.max_iterations)?;
     let mut iterations = run.iterations;
     for _ in 1..MAX_EDIT_ROUNDS {
-        let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma, run.rms);
+        let normalized = problem.normalized_rms(&run.residuals, &accepted);
+        let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma, normalized);
         if edited == accepted || edited.iter().filter(|a| **a).count() < 3 {
             break;
         }
@@ -113,14 +139,17 @@ pub fn fit_orbit(
         state: StateGcrf::from_array(epoch, run.x),
         covariance,
         rms_arcsec: run.rms * ARCSEC_PER_RAD,
+        normalized_rms: problem.normalized_rms(&run.residuals, &accepted),
+        chi_square: problem.cost(&run.residuals, &accepted),
         iterations,
         observations_used: used,
         observations_rejected: obs.len() - used,
+        accepted,
     })
 }
 
 /// The observation epoch closest to the middle of the arc.
-fn middle_epoch(obs: &[Observation]) -> Epoch {
+fn middle_epoch(obs: &[TrackingObservation]) -> Epoch {
     let first = obs.iter().map(|o| o.epoch).min().unwrap_or(obs[0].epoch);
     let last = obs.iter().map(|o| o.epoch).max().unwrap_or(obs[0].epoch);
     let mid = first + (last - first) / 2;
@@ -142,24 +171,29 @@ pub(crate) struct Run {
 /// Partials of one observation's two residuals with respect to the six state components.
 type Partials = [[f64; 6]; 2];
 
-/// Observations, their site positions and the solution epoch.
-pub(crate) struct Problem<'a> {
-    obs: &'a [Observation],
-    sites: Vec<V3>,
+/// Observations, their sites at the reception times and the solution epoch.
+pub(crate) struct Problem {
+    obs: Vec<TrackingObservation>,
+    sites: Vec<SiteAt>,
     epoch: Epoch,
 }
 
-impl<'a> Problem<'a> {
-    pub(crate) fn new(obs: &'a [Observation], epoch: Epoch) -> Self {
-        let sites = obs.iter().map(|o| o.site.gcrf_km(o.epoch)).collect();
+impl Problem {
+    pub(crate) fn new(obs: Vec<TrackingObservation>, epoch: Epoch) -> Self {
+        let sites = obs.iter().map(|o| SiteAt::new(&o.site, o.epoch)).collect();
         Self { obs, sites, epoch }
+    }
+
+    /// The problem of optical observations.
+    pub(crate) fn optical(obs: &[Observation], epoch: Epoch) -> Self {
+        Self::new(obs.iter().map(TrackingObservation::from).collect(), epoch)
     }
 
     fn epochs(&self) -> Vec<Epoch> {
         self.obs.iter().map(|o| o.epoch).collect()
     }
 
-    /// Residuals (rad) of every observation for the state `x` at the solution epoch.
+    /// Whitened residuals of every observation for the state `x` at the solution epoch.
     pub(crate) fn residuals(&self, x: [f64; 6]) -> Result<Vec<[f64; 2]>, OdError> {
         let states = propagate_bundle(self.epoch, &[x], &self.epochs())?;
         Ok(self.residuals_of(&states, 0))
@@ -170,7 +204,7 @@ impl<'a> Problem<'a> {
             .iter()
             .zip(&self.sites)
             .zip(states)
-            .map(|((o, site), s)| residual(&o.radec, &radec_of_state(*site, &s[member], o.epoch)))
+            .map(|((o, site), s)| whitened_residual(o, site, &s[member]))
             .collect()
     }
 
@@ -203,26 +237,44 @@ impl<'a> Problem<'a> {
         Ok((nominal, partials))
     }
 
-    fn weight(&self, i: usize) -> f64 {
-        1.0 / (self.obs[i].sigma_rad * self.obs[i].sigma_rad)
-    }
-
+    /// `b^T W b` over the accepted observations (whitened residuals: the sum of their squares).
     fn cost(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
         residuals
             .iter()
             .enumerate()
             .filter(|(i, _)| accepted[*i])
-            .map(|(i, r)| self.weight(i) * (r[0] * r[0] + r[1] * r[1]))
+            .map(|(_, r)| r[0] * r[0] + r[1] * r[1])
             .sum()
     }
 
-    /// `sqrt(sum w r^2 / sum w)` over the accepted angles (rad).
+    /// `sqrt(sum w r^2 / sum w)` over the accepted angle components (rad); NaN when there are none.
     pub(crate) fn weighted_rms(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
-        let wsum: f64 = (0..self.obs.len())
-            .filter(|i| accepted[*i])
-            .map(|i| 2.0 * self.weight(i))
+        let (mut cost, mut wsum) = (0.0, 0.0);
+        for ((o, r), _) in self
+            .obs
+            .iter()
+            .zip(residuals)
+            .zip(accepted)
+            .filter(|(_, a)| **a)
+        {
+            if o.is_angular() {
+                cost += r[0] * r[0] + r[1] * r[1];
+                wsum += o.sigma[0].powi(-2) + o.sigma[1].powi(-2);
+            }
+        }
+        (cost / wsum).sqrt()
+    }
+
+    /// `sqrt(b^T W b / m)` over the `m` accepted scalar components.
+    pub(crate) fn normalized_rms(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
+        let m: usize = self
+            .obs
+            .iter()
+            .zip(accepted)
+            .filter(|(_, a)| **a)
+            .map(|(o, _)| o.components())
             .sum();
-        (self.cost(residuals, accepted) / wsum).sqrt()
+        (self.cost(residuals, accepted) / m.max(1) as f64).sqrt()
     }
 
     /// Levenberg-Marquardt from `x` on the accepted observations.
@@ -247,12 +299,11 @@ impl<'a> Problem<'a> {
                 if !accepted[i] {
                     continue;
                 }
-                let w = self.weight(i);
                 for k in 0..2 {
                     for a in 0..6 {
-                        rhs[a] -= w * p[k][a] * r[k];
+                        rhs[a] -= p[k][a] * r[k];
                         for b in 0..6 {
-                            normal[a][b] += w * p[k][a] * p[k][b];
+                            normal[a][b] += p[k][a] * p[k][b];
                         }
                     }
                 }
@@ -302,14 +353,13 @@ impl<'a> Problem<'a> {
         })
     }
 
-    /// Accepted flags after k-sigma editing of `residuals`; `norm_rms` is the weighted RMS of the observations
-    /// accepted so far (rejected ones must not widen the limit that judges them).
+    /// Accepted flags after k-sigma editing of the whitened `residuals`; `norm_rms` is the normalised RMS of the
+    /// observations accepted so far (rejected ones must not widen the limit that judges them).
     fn edit(&self, residuals: &[[f64; 2]], k_sigma: f64, norm_rms: f64) -> Vec<bool> {
         let limit = k_sigma * norm_rms.max(1.0);
         residuals
             .iter()
-            .zip(self.obs)
-            .map(|(r, o)| r[0].abs().max(r[1].abs()) / o.sigma_rad <= limit)
+            .map(|r| r[0].abs().max(r[1].abs()) <= limit)
             .collect()
     }
 }

@@ -1,5 +1,7 @@
 //! Initial orbit determination: Gibbs, Herrick-Gibbs and Gauss angles-only (Vallado 4th ed. sec. 7.2-7.3).
 
+use hifitime::Epoch;
+
 use crate::OdError;
 use crate::fit::Problem;
 use crate::linalg::{V3, add, angle, cross, dot, inverse3, norm, scale};
@@ -198,7 +200,7 @@ pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
     let los = picks.map(|i| obs[i].radec.unit_vector());
     let sites = picks.map(|i| obs[i].site.gcrf_km(obs[i].epoch));
     let candidates = gauss(los, sites, t_s, MU_KM3_S2)?;
-    let problem = Problem::new(obs, t2);
+    let problem = Problem::optical(obs, t2);
     let all = vec![true; obs.len()];
     let mut best: Option<(f64, [f64; 6])> = None;
     for GaussSolution {
@@ -222,6 +224,39 @@ pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
     }
     best.map(|(_, x)| StateGcrf::from_array(t2, x))
         .ok_or_else(|| OdError::Iod("no admissible root of the Gauss range polynomial".into()))
+}
+
+/// Initial orbit from three or more time-tagged GCRF positions (km) of one pass, e.g. radar range + az/el
+/// ([`crate::tracking::position_from_range_az_el`]): the first, the one nearest the middle of the arc and the last,
+/// by Gibbs (Vallado 4th ed. Algorithm 54) where they are at least 5 deg apart, else Herrick-Gibbs (Algorithm 55);
+/// the state is at the middle position's epoch.
+pub fn initial_orbit_from_positions(points: &[(Epoch, [f64; 3])]) -> Result<StateGcrf, OdError> {
+    if points.len() < 3 {
+        return Err(OdError::TooFewObservations {
+            got: points.len(),
+            needed: 3,
+        });
+    }
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|p| p.0);
+    let (first, last) = (sorted[0], sorted[sorted.len() - 1]);
+    let mid = first.0 + (last.0 - first.0) / 2;
+    let middle = *sorted[1..sorted.len() - 1]
+        .iter()
+        .min_by_key(|p| (p.0 - mid).abs())
+        .expect("three points or more");
+    let r = [first.1, middle.1, last.1];
+    let v2 = if angle(r[0], r[1]).min(angle(r[1], r[2])) >= GIBBS_MIN_ANGLE_RAD {
+        gibbs(r[0], r[1], r[2], MU_KM3_S2)?
+    } else {
+        let t_s = [first.0, middle.0, last.0].map(|t| (t - middle.0).to_seconds());
+        herrick_gibbs(r, t_s, MU_KM3_S2)
+    };
+    Ok(StateGcrf {
+        epoch: middle.0,
+        r_km: r[1],
+        v_km_s: v2,
+    })
 }
 
 #[cfg(test)]

@@ -55,16 +55,18 @@ pub mod measurement;
 pub mod propagator;
 pub mod site;
 pub mod tle;
+pub mod tracking;
 
 pub use association::{LinkConfig, Tracklet, correlate, link_tracklets};
-pub use fit::{FitConfig, OrbitSolution, fit_orbit};
+pub use fit::{FitConfig, OrbitSolution, fit_orbit, fit_tracking};
 pub use frames::{itrf_to_gcrf_matrix, teme_to_gcrf};
 pub use hifitime::{Duration, Epoch};
-pub use iod::initial_orbit;
+pub use iod::{initial_orbit, initial_orbit_from_positions};
 pub use measurement::{Observation, RaDec, StreakMeasurement, predict_radec, topocentric_radec};
 pub use propagator::{StateGcrf, propagate, propagate_many};
 pub use site::Site;
 pub use tle::Tle;
+pub use tracking::{AzEl, Measured, TrackingObservation};
 
 /// Errors of the orbit-determination crate.
 #[derive(Debug, thiserror::Error)]

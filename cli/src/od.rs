@@ -1,0 +1,265 @@
+//! `kessler od`: fit the tracking data of a CCSDS TDM and print the solution.
+//!
+//! The stations (`PARTICIPANT_1`) come from a sites file, TOML with one table per station:
+//!
+//! ```toml
+//! [KAENA-POINT]
+//! lat_deg = 21.572056     # geodetic WGS84, north positive
+//! lon_deg = -158.266578   # east positive
+//! alt_km = 0.3002         # above the ellipsoid
+//! # Optional 1-sigma noise of the station's data (defaults below): ANGLE_1 and ANGLE_2 (azimuth and elevation,
+//! # or right ascension on the sky and declination), range, range rate.
+//! sigma_angle_1_deg = 0.0224
+//! sigma_angle_2_deg = 0.0139
+//! sigma_range_km = 0.0925
+//! sigma_range_rate_km_s = 1e-4
+//! ```
+//!
+//! The initial orbit is given (`--initial`, at the first observation) or found: from range + azimuth/elevation
+//! pairs by Gibbs / Herrick-Gibbs, else from RA/Dec by Gauss. The solution is at the first observation's epoch.
+//! Earth orientation parameters are zero (UT1 = UTC, no polar motion); the output says so.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use kessler_catalog::tdm::{StationNoise, Tdm};
+use kessler_od::tracking::position_from_range_az_el;
+use kessler_od::{
+    FitConfig, Measured, Observation, OrbitSolution, Site, StateGcrf, TrackingObservation,
+    fit_tracking, initial_orbit, initial_orbit_from_positions,
+};
+use serde::{Deserialize, Serialize};
+
+/// Default noise of a station's angles, deg (3.6 arcsec).
+const DEFAULT_SIGMA_ANGLE_DEG: f64 = 0.001;
+/// Default range noise, km.
+const DEFAULT_SIGMA_RANGE_KM: f64 = 0.01;
+/// Default range-rate noise, km/s.
+const DEFAULT_SIGMA_RANGE_RATE_KM_S: f64 = 1e-4;
+
+/// One station of the sites file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Station {
+    lat_deg: f64,
+    lon_deg: f64,
+    alt_km: f64,
+    #[serde(default)]
+    sigma_angle_1_deg: Option<f64>,
+    #[serde(default)]
+    sigma_angle_2_deg: Option<f64>,
+    #[serde(default)]
+    sigma_range_km: Option<f64>,
+    #[serde(default)]
+    sigma_range_rate_km_s: Option<f64>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Oem,
+}
+
+/// The `--format json` object.
+#[derive(Debug, Serialize)]
+pub struct Solution {
+    /// Solution epoch, UTC ISO.
+    pub epoch: String,
+    pub frame: &'static str,
+    pub r_km: [f64; 3],
+    pub v_km_s: [f64; 3],
+    /// Covariance of `[r, v]`, km and km/s.
+    pub covariance: [[f64; 6]; 6],
+    /// Normalised RMS per measurement record, `sqrt(b^T W b / N)` over the `N` accepted records (all data of one
+    /// station at one epoch: a range + az/el triple counts once), as Vallado (4th ed. sec. 10.4) reports it.
+    pub rms: f64,
+    /// Normalised RMS per scalar residual, `sqrt(b^T W b / m)` (1 when the residuals are as large as the sigmas say).
+    pub rms_per_component: f64,
+    pub chi_square: f64,
+    pub iterations: usize,
+    pub observations_used: usize,
+    pub observations_rejected: usize,
+    /// How the fit started: "given", "gibbs/herrick-gibbs (range + az/el)" or "gauss (RA/Dec)".
+    pub initial_orbit: &'static str,
+    /// "zero (UT1 = UTC, no polar motion)".
+    pub earth_orientation: &'static str,
+}
+
+/// Reads the sites file: station name -> site and noise.
+fn read_sites(path: &Path) -> Result<BTreeMap<String, (Site, StationNoise)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let stations: BTreeMap<String, Station> =
+        toml::from_str(&text).with_context(|| format!("{}: not a sites file", path.display()))?;
+    let mut out = BTreeMap::new();
+    for (name, s) in stations {
+        let positive = |v: Option<f64>, default: f64, key: &str| -> Result<f64> {
+            let v = v.unwrap_or(default);
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{}: [{name}] {key} must be > 0", path.display());
+            }
+            Ok(v)
+        };
+        if !(-90.0..=90.0).contains(&s.lat_deg) || !s.lon_deg.is_finite() || !s.alt_km.is_finite() {
+            bail!(
+                "{}: [{name}] lat_deg must be in [-90, 90] and lon_deg, alt_km finite",
+                path.display()
+            );
+        }
+        let noise = StationNoise {
+            angles_rad: [
+                positive(
+                    s.sigma_angle_1_deg,
+                    DEFAULT_SIGMA_ANGLE_DEG,
+                    "sigma_angle_1_deg",
+                )?
+                .to_radians(),
+                positive(
+                    s.sigma_angle_2_deg,
+                    DEFAULT_SIGMA_ANGLE_DEG,
+                    "sigma_angle_2_deg",
+                )?
+                .to_radians(),
+            ],
+            range_km: positive(s.sigma_range_km, DEFAULT_SIGMA_RANGE_KM, "sigma_range_km")?,
+            range_rate_km_s: positive(
+                s.sigma_range_rate_km_s,
+                DEFAULT_SIGMA_RANGE_RATE_KM_S,
+                "sigma_range_rate_km_s",
+            )?,
+        };
+        let site = Site {
+            lat_deg: s.lat_deg,
+            lon_deg: s.lon_deg,
+            alt_km: s.alt_km,
+        };
+        out.insert(name, (site, noise));
+    }
+    Ok(out)
+}
+
+/// An initial orbit from the data: range + az/el of one epoch and site give positions (Gibbs / Herrick-Gibbs);
+/// otherwise RA/Dec (Gauss).
+fn initial_from_data(obs: &[TrackingObservation]) -> Result<(StateGcrf, &'static str)> {
+    let mut positions = vec![];
+    for o in obs {
+        let Measured::Range { range_km } = o.measured else {
+            continue;
+        };
+        let azel = obs.iter().find_map(|p| match p.measured {
+            Measured::AzEl(a) if p.epoch == o.epoch && p.site == o.site => Some(a),
+            _ => None,
+        });
+        if let Some(azel) = azel {
+            positions.push((
+                o.epoch,
+                position_from_range_az_el(&o.site, o.epoch, range_km, azel),
+            ));
+        }
+    }
+    if positions.len() >= 3 {
+        return Ok((
+            initial_orbit_from_positions(&positions)?,
+            "gibbs/herrick-gibbs (range + az/el)",
+        ));
+    }
+    let optical: Vec<Observation> = obs
+        .iter()
+        .filter_map(|o| match o.measured {
+            Measured::RaDec(radec) => Some(Observation {
+                id: String::new(),
+                sensor_id: String::new(),
+                site: o.site,
+                epoch: o.epoch,
+                radec,
+                sigma_rad: o.sigma[0],
+            }),
+            _ => None,
+        })
+        .collect();
+    if optical.len() >= 3 {
+        return Ok((initial_orbit(&optical)?, "gauss (RA/Dec)"));
+    }
+    bail!(
+        "no initial orbit: the file has neither three range + az/el epochs nor three RA/Dec; give --initial"
+    )
+}
+
+/// Accepted measurement records: distinct (station, epoch) among the accepted observations.
+fn records(obs: &[TrackingObservation], accepted: &[bool]) -> usize {
+    let mut keys: Vec<(hifitime::Epoch, [u64; 3])> = obs
+        .iter()
+        .zip(accepted)
+        .filter(|(_, a)| **a)
+        .map(|(o, _)| {
+            let s = o.site;
+            (o.epoch, [s.lat_deg, s.lon_deg, s.alt_km].map(f64::to_bits))
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys.len().max(1)
+}
+
+/// Fits the TDM at `tdm` with the stations of `sites`; `initial` is `[r km, v km/s]` GCRF at the first observation.
+pub fn run(
+    tdm: &Path,
+    sites: &Path,
+    initial: Option<[f64; 6]>,
+) -> Result<(Solution, OrbitSolution)> {
+    let stations = read_sites(sites)?;
+    let name = tdm.display().to_string();
+    let text = std::fs::read_to_string(tdm).with_context(|| format!("reading {name}"))?;
+    let parsed = Tdm::parse(&name, &text)?;
+    for segment in &parsed.segments {
+        for (keyword, count) in &segment.unused {
+            eprintln!(
+                "{name}: segment at line {}: {count} {keyword} record(s) not used",
+                segment.line
+            );
+        }
+    }
+    let obs = parsed.observations(&name, |s| stations.get(s).copied())?;
+    let Some(first) = obs.first().map(|o| o.epoch) else {
+        bail!(
+            "{name}: no measurements kessler uses (ANGLE_1/ANGLE_2, RANGE in km, DOPPLER_INSTANTANEOUS)"
+        );
+    };
+    let (start, how) = match initial {
+        Some(x) => (
+            StateGcrf {
+                epoch: first,
+                r_km: [x[0], x[1], x[2]],
+                v_km_s: [x[3], x[4], x[5]],
+            },
+            "given",
+        ),
+        None => initial_from_data(&obs)?,
+    };
+    let config = FitConfig {
+        epoch: Some(first),
+        ..FitConfig::default()
+    };
+    let fit = fit_tracking(&obs, &start, &config)?;
+    let s = &fit.state;
+    Ok((
+        Solution {
+            epoch: kessler_ingest::fits::iso_utc(s.epoch),
+            frame: "GCRF",
+            r_km: s.r_km,
+            v_km_s: s.v_km_s,
+            covariance: fit.covariance,
+            rms: (fit.chi_square / records(&obs, &fit.accepted) as f64).sqrt(),
+            rms_per_component: fit.normalized_rms,
+            chi_square: fit.chi_square,
+            iterations: fit.iterations,
+            observations_used: fit.observations_used,
+            observations_rejected: fit.observations_rejected,
+            initial_orbit: how,
+            earth_orientation: "zero (UT1 = UTC, no polar motion)",
+        },
+        fit,
+    ))
+}
