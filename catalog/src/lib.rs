@@ -7,6 +7,9 @@
 //! 3. [`Catalog::add_track`] stores a tracklet with its fitted orbit, as a new candidate object or onto a known one,
 //!    in one transaction, and records the change in the history.
 //!
+//! CCSDS formats: [`tdm`] reads Tracking Data Messages into tracking measurements, [`oem`] writes a fitted orbit
+//! and its covariance as an Orbit Ephemeris Message.
+//!
 //! ```
 //! use kessler_catalog::Catalog;
 //! let catalog = Catalog::open_in_memory().unwrap();

@@ -169,6 +169,14 @@ enum Command {
         #[arg(long, default_value = "UNKNOWN")]
         object: String,
     },
+    /// Time batch least-squares fits of a simulated optical track (one thread): median ms per fit, fits per second.
+    BenchOd {
+        #[arg(long, default_value_t = 50)]
+        fits: usize,
+        /// RA/Dec observations in the track.
+        #[arg(long, default_value_t = 30)]
+        observations: usize,
+    },
     /// Look at the catalog.
     Catalog {
         #[command(subcommand)]
@@ -844,6 +852,11 @@ async fn main() -> Result<()> {
                     )
                 ),
             }
+            Ok(())
+        }
+        Command::BenchOd { fits, observations } => {
+            let speed = kessler::od::fit_speed(fits, observations)?;
+            println!("{}", serde_json::to_string(&speed)?);
             Ok(())
         }
         Command::Catalog {

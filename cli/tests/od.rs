@@ -130,3 +130,22 @@ fn a_station_missing_from_the_sites_file_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bench_od_times_fits_of_a_simulated_track() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
+        .args(["bench-od", "--fits", "2"])
+        .output()
+        .expect("the kessler binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["observations"], 30, "{s}");
+    assert!(s["fits_per_s"].as_f64().unwrap() > 0.0, "{s}");
+    // Unit-sigma noise: the normalised RMS is about 1 (60 residuals, 6 parameters).
+    let rms = s["rms_per_component"].as_f64().unwrap();
+    assert!((0.6..1.4).contains(&rms), "{s}");
+}

@@ -12,6 +12,8 @@
 //! - The detector turns a streak into a [`StreakMeasurement`]; [`link_tracklets`] chains the streaks of one sensor
 //!   into [`Tracklet`]s of oriented [`Observation`]s; [`correlate`] matches a tracklet with known orbits;
 //!   [`initial_orbit`] (Gauss) and [`fit_orbit`] (batch least squares) give an [`OrbitSolution`] for the rest.
+//! - [`TrackingObservation`]s carry any [`Measured`] kind (RA/Dec, [`AzEl`], range, range rate; [`tracking`]);
+//!   [`fit_tracking`] fits a mix of them, and [`initial_orbit_from_positions`] starts radar fits.
 //!
 //! Frames use zero Earth orientation parameters (UT1 = UTC, no polar motion), see [`frames`].
 //!
