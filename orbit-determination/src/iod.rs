@@ -1,4 +1,5 @@
-//! Initial orbit determination: Gibbs, Herrick-Gibbs and Gauss angles-only (Vallado 4th ed. sec. 7.2-7.3).
+//! Initial orbit determination: Gibbs, Herrick-Gibbs and Gauss angles-only (Vallado 4th ed. sec. 7.2-7.3), and
+//! Lambert's problem for zero revolutions (sec. 7.6).
 
 use hifitime::Epoch;
 
@@ -257,6 +258,120 @@ pub fn initial_orbit_from_positions(points: &[(Epoch, [f64; 3])]) -> Result<Stat
         r_km: r[1],
         v_km_s: v2,
     })
+}
+
+/// Stumpff functions `C(z)` and `S(z)` (Curtis, Orbital Mechanics for Engineering Students, 3rd ed., eqs. 3.52-3.53):
+/// the series `C = sum (-z)^k / (2k+2)!`, `S = sum (-z)^k / (2k+3)!` where `|z| < 1` (no cancellation), else the
+/// trigonometric (z > 0) or hyperbolic (z < 0) closed forms.
+fn stumpff(z: f64) -> (f64, f64) {
+    if z.abs() < 1.0 {
+        let (mut c, mut s) = (0.0, 0.0);
+        let (mut tc, mut ts) = (0.5, 1.0 / 6.0);
+        for k in 0..16 {
+            c += tc;
+            s += ts;
+            let k = k as f64;
+            tc *= -z / ((2.0 * k + 3.0) * (2.0 * k + 4.0));
+            ts *= -z / ((2.0 * k + 4.0) * (2.0 * k + 5.0));
+        }
+        (c, s)
+    } else if z > 0.0 {
+        let q = z.sqrt();
+        ((1.0 - q.cos()) / z, (q - q.sin()) / (q * z))
+    } else {
+        let q = (-z).sqrt();
+        ((q.cosh() - 1.0) / -z, (q.sinh() - q) / (q * -z))
+    }
+}
+
+/// Lambert's problem, zero revolutions: the velocities (km/s) at `r1` and `r2` (km) of the conic from `r1` to `r2`
+/// in `tof_s` seconds, the short way (transfer angle under 180 deg) or the long way, gravitational parameter `mu`.
+///
+/// Universal variables (Bate, Mueller & White 1971 sec. 5.3; Curtis 3rd ed. Algorithm 5.2; Vallado 4th ed.
+/// Algorithm 58): with `A = sin(dnu) sqrt(r1 r2 / (1 - cos dnu))` and `y(z) = r1 + r2 + A (z S(z) - 1) / sqrt(C(z))`,
+/// the time of flight `sqrt(mu) t(z) = (y / C)^(3/2) S + A sqrt(y)` rises with `z` on `(-inf, 4 pi^2)`; its root is
+/// bracketed and bisected to the last bit. Then `f = 1 - y / r1`, `g = A sqrt(y / mu)`, `g_dot = 1 - y / r2`,
+/// `v1 = (r2 - f r1) / g`, `v2 = (g_dot r2 - r1) / g`.
+pub fn lambert(
+    r1: [f64; 3],
+    r2: [f64; 3],
+    tof_s: f64,
+    long_way: bool,
+    mu: f64,
+) -> Result<([f64; 3], [f64; 3]), OdError> {
+    let (m1, m2) = (norm(r1), norm(r2));
+    let cos_dnu = (dot(r1, r2) / (m1 * m2)).clamp(-1.0, 1.0);
+    let dnu = if long_way {
+        std::f64::consts::TAU - cos_dnu.acos()
+    } else {
+        cos_dnu.acos()
+    };
+    if !(tof_s > 0.0) || (1.0 - cos_dnu).abs() < 1e-14 || (dnu - std::f64::consts::PI).abs() < 1e-12
+    {
+        return Err(OdError::Iod(
+            "Lambert: the transfer angle is 0 or 180 deg, or the time of flight is not positive"
+                .into(),
+        ));
+    }
+    let a = dnu.sin() * (m1 * m2 / (1.0 - cos_dnu)).sqrt();
+    let y = |z: f64| {
+        let (c, s) = stumpff(z);
+        m1 + m2 + a * (z * s - 1.0) / c.sqrt()
+    };
+    // Time of flight minus the wanted one (s); where y < 0 the conic does not exist: "too short".
+    let excess = |z: f64| {
+        let yz = y(z);
+        if yz < 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        let (c, s) = stumpff(z);
+        ((yz / c).powf(1.5) * s + a * yz.sqrt()) / mu.sqrt() - tof_s
+    };
+    let four_pi2 = 4.0 * std::f64::consts::PI * std::f64::consts::PI;
+    // The time of flight grows without bound as z nears 4 pi^2; approach it until the bracket closes (C(z) loses
+    // its digits to cancellation within about 1e-10 of it).
+    let mut hi = four_pi2 * (1.0 - 1e-3);
+    while excess(hi) < 0.0 {
+        hi = 0.5 * (hi + four_pi2);
+        if four_pi2 - hi < 1e-9 {
+            return Err(OdError::Iod(
+                "Lambert: the time of flight is longer than one revolution allows".into(),
+            ));
+        }
+    }
+    let mut lo = -four_pi2;
+    while excess(lo) > 0.0 {
+        lo *= 2.0;
+        if lo < -1e6 {
+            return Err(OdError::Iod("Lambert: no hyperbola is that fast".into()));
+        }
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if excess(mid) < 0.0 {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    let yz = y(0.5 * (lo + hi));
+    let (f, g, g_dot) = (1.0 - yz / m1, a * (yz / mu).sqrt(), 1.0 - yz / m2);
+    let v1 = scale(
+        1.0 / g,
+        [r2[0] - f * r1[0], r2[1] - f * r1[1], r2[2] - f * r1[2]],
+    );
+    let v2 = scale(
+        1.0 / g,
+        [
+            g_dot * r2[0] - r1[0],
+            g_dot * r2[1] - r1[1],
+            g_dot * r2[2] - r1[2],
+        ],
+    );
+    Ok((v1, v2))
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Checks against published reference vectors in `shared/reference` (read-only, outside the crate).
 //!
-//! - `iod/vectors.txt`: Gibbs (Vallado Ex 7-3), Herrick-Gibbs (Ex 7-4) and Gauss (Ex 7-2), as computed by
+//! - `iod/vectors.txt`: Gibbs (Vallado Ex 7-3), Herrick-Gibbs (Ex 7-4), Gauss (Ex 7-2) and Lambert, as computed by
 //!   Vallado's own Python code (CelesTrak/fundamentals-of-astrodynamics).
 //! - `sgp4/SGP4-VER.TLE` + `sgp4/tcppver.out`: the AFSPC/Vallado SGP4 verification set, TEME km and km/s.
 
 use std::path::PathBuf;
 
-use kessler_od::iod::{gauss, gibbs, herrick_gibbs};
+use kessler_od::iod::{gauss, gibbs, herrick_gibbs, lambert};
 use kessler_od::{Duration, Tle};
 
 /// Gravitational parameter (km^3/s^2) used by the Vallado reference code that made the IOD vectors.
@@ -197,4 +197,98 @@ fn sgp4_matches_vallado_verification_set() {
             }
         }
     }
+}
+
+/// Lambert, zero revolutions, against vectors.txt sections 4 and 5: Vallado's own universal-variable case (rtol
+/// 1e-12 there; 1e-9 here: this solver bisects z to the last bit and lands 4e-10 from Vallado's iterated answer,
+/// 2.5e-9 km/s, within the convergence tolerance of his iteration)
+/// and the textbook cases at the tolerances of the test files they come from.
+#[test]
+fn lambert_zero_revolution_cases() {
+    let text = reference("iod/vectors.txt");
+    let re = 6_378.136_3;
+    let (r1, r2) = (
+        [2.5 * re, 0.0, 0.0],
+        [1.915_111_1 * re, 1.606_969 * re, 0.0],
+    );
+    // "UNIVERSAL long/high nrev0": the long way, 92854.234 s.
+    let (v1, v2) = lambert(r1, r2, 92_854.234, true, MU_VALLADO).unwrap();
+    let s4 = section(&text, 4);
+    let line = s4.lines().find(|l| l.contains("long/high nrev0")).unwrap();
+    assert_close(v1, v3(&vector_after(line, "v1")), 1e-9, "Vallado nrev0 v1");
+    assert_close(v2, v3(&vector_after(line, "v2")), 1e-9, "Vallado nrev0 v2");
+
+    // Textbook cases: (r1, r2, tof s, long way, v1, v2, rtol).
+    let mu = 398_600.441_8;
+    let cases: [([f64; 3], [f64; 3], f64, bool, [f64; 3], [f64; 3], f64); 4] = [
+        // Vallado 4th ed. Ex 5.7 (lamberthub, rtol 1e-3).
+        (
+            [15945.34, 0.0, 0.0],
+            [12214.83899, 10249.46731, 0.0],
+            76.0 * 60.0,
+            false,
+            [2.058913, 2.915965, 0.0],
+            [-3.451565, 0.910315, 0.0],
+            1e-3,
+        ),
+        // Curtis Ex 5.2 (book-rounded to 5 digits).
+        (
+            [5000.0, 10000.0, 2100.0],
+            [-14600.0, 2500.0, 7000.0],
+            3600.0,
+            false,
+            [-5.9925, 1.9254, 3.2456],
+            [-3.3125, -4.1966, -0.38529],
+            1e-4,
+        ),
+        // Der, case I, M0 prograde (here the long way: (r1 x r2)_z < 0) and retrograde (lamberthub rtol 5e-6).
+        (
+            [2249.171260, 1898.007100, 5639.599193],
+            [1744.495443, -4601.556054, 4043.864391],
+            1618.50,
+            true,
+            [-2.09572809, 3.92602196, -4.94516810],
+            [2.46309613, 0.84490197, 6.10890863],
+            5e-6,
+        ),
+        (
+            [2249.171260, 1898.007100, 5639.599193],
+            [1744.495443, -4601.556054, 4043.864391],
+            1618.50,
+            false,
+            [1.94312182, -4.35300015, 4.54630439],
+            [-2.38885563, -1.42519647, -5.95772225],
+            5e-6,
+        ),
+    ];
+    for (k, (r1, r2, tof, long_way, e1, e2, rtol)) in cases.into_iter().enumerate() {
+        let (v1, v2) = lambert(r1, r2, tof, long_way, mu).unwrap();
+        assert_close(v1, e1, rtol, &format!("textbook case {k} v1"));
+        assert_close(v2, e2, rtol, &format!("textbook case {k} v2"));
+    }
+    // Der's Molniya, M0 prograde (poliastro rtol 1e-6).
+    let (v1, v2) = lambert(
+        [22592.145603, -1599.915239, -19783.950506],
+        [1922.067697, 4054.157051, -8925.727465],
+        36_000.0,
+        false,
+        mu,
+    )
+    .unwrap();
+    assert_close(
+        v1,
+        [2.000652697, 0.387688615, -2.666947760],
+        1e-6,
+        "Molniya v1",
+    );
+    assert_close(
+        v2,
+        [-3.79246619, -1.77707641, 6.856814395],
+        1e-6,
+        "Molniya v2",
+    );
+    assert!(
+        lambert(r1, r1, 100.0, false, mu).is_err(),
+        "a zero transfer angle"
+    );
 }
