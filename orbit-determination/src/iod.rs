@@ -306,7 +306,10 @@ pub fn lambert(
     } else {
         cos_dnu.acos()
     };
-    if !(tof_s > 0.0) || (1.0 - cos_dnu).abs() < 1e-14 || (dnu - std::f64::consts::PI).abs() < 1e-12
+    if tof_s.is_nan()
+        || tof_s <= 0.0
+        || (1.0 - cos_dnu).abs() < 1e-14
+        || (dnu - std::f64::consts::PI).abs() < 1e-12
     {
         return Err(OdError::Iod(
             "Lambert: the transfer angle is 0 or 180 deg, or the time of flight is not positive"
