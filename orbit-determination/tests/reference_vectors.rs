@@ -219,8 +219,9 @@ fn lambert_zero_revolution_cases() {
     assert_close(v2, v3(&vector_after(line, "v2")), 1e-9, "Vallado nrev0 v2");
 
     // Textbook cases: (r1, r2, tof s, long way, v1, v2, rtol).
+    type Case = ([f64; 3], [f64; 3], f64, bool, [f64; 3], [f64; 3], f64);
     let mu = 398_600.441_8;
-    let cases: [([f64; 3], [f64; 3], f64, bool, [f64; 3], [f64; 3], f64); 4] = [
+    let cases: [Case; 4] = [
         // Vallado 4th ed. Ex 5.7 (lamberthub, rtol 1e-3).
         (
             [15945.34, 0.0, 0.0],
