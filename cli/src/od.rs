@@ -281,8 +281,8 @@ pub struct FitSpeed {
 
 /// Runs the fit-speed benchmark (see [`FitSpeed`]).
 pub fn fit_speed(fits: usize, observations: usize) -> Result<FitSpeed> {
-    use kessler_od::tracking::predict;
-    use kessler_od::{AzEl, Duration, Epoch, RaDec, Tle, propagate, propagate_many};
+    use kessler_od::tracking::look;
+    use kessler_od::{Duration, Epoch, RaDec, Tle, propagate, propagate_many};
     let site = Site {
         lat_deg: 28.2995,
         lon_deg: -16.5120,
@@ -294,30 +294,13 @@ pub fn fit_speed(fits: usize, observations: usize) -> Result<FitSpeed> {
         "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
     )?;
     let truth = tle.state_gcrf(Epoch::from_gregorian_utc_hms(2006, 6, 26, 21, 0, 0))?;
-    let array = |s: &StateGcrf| {
-        [
-            s.r_km[0],
-            s.r_km[1],
-            s.r_km[2],
-            s.v_km_s[0],
-            s.v_km_s[1],
-            s.v_km_s[2],
-        ]
-    };
     // The first pass above 20 deg, from a 20 s scan of 24 h.
     let scan: Vec<Epoch> = (0..4320)
         .map(|k| truth.epoch + Duration::from_seconds(20.0 * f64::from(k)))
         .collect();
-    let probe = Measured::AzEl(AzEl {
-        az_rad: 0.0,
-        el_rad: 0.0,
-    });
     let up: Vec<Epoch> = propagate_many(&truth, &scan)?
         .iter()
-        .filter(|s| {
-            matches!(predict(&site, s.epoch, &array(s), &probe),
-            Measured::AzEl(a) if a.el_rad > 20f64.to_radians())
-        })
+        .filter(|s| look(&site, s).azel.el_rad > 20f64.to_radians())
         .map(|s| s.epoch)
         .collect();
     let (Some(&first), Some(_)) = (up.first(), up.get(1)) else {
@@ -346,18 +329,7 @@ pub fn fit_speed(fits: usize, observations: usize) -> Result<FitSpeed> {
     let obs: Vec<TrackingObservation> = (0..observations)
         .map(|i| {
             let t = first + (last - first) * (i as f64 / (observations.max(2) - 1) as f64);
-            let s = propagate(&truth, t)?;
-            let Measured::RaDec(r) = predict(
-                &site,
-                t,
-                &array(&s),
-                &Measured::RaDec(RaDec {
-                    ra_rad: 0.0,
-                    dec_rad: 0.0,
-                }),
-            ) else {
-                unreachable!("an RA/Dec prediction")
-            };
+            let r = look(&site, &propagate(&truth, t)?).radec;
             Ok(TrackingObservation {
                 epoch: t,
                 site,

@@ -49,12 +49,14 @@ pub struct StateGcrf {
 }
 
 impl StateGcrf {
-    pub(crate) fn to_array(self) -> [f64; 6] {
+    /// `[r, v]` (km, km/s).
+    pub fn to_array(self) -> [f64; 6] {
         let (r, v) = (self.r_km, self.v_km_s);
         [r[0], r[1], r[2], v[0], v[1], v[2]]
     }
 
-    pub(crate) fn from_array(epoch: Epoch, y: [f64; 6]) -> Self {
+    /// The state at `epoch` of `[r, v]` (km, km/s).
+    pub fn from_array(epoch: Epoch, y: [f64; 6]) -> Self {
         Self {
             epoch,
             r_km: [y[0], y[1], y[2]],

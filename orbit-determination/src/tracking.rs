@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::frames::itrf_to_gcrf_matrix;
 use crate::linalg::{M3, V3, dot, mat_vec, norm, sub, transpose};
 use crate::measurement::{Observation, RaDec, SPEED_OF_LIGHT_KM_S, residual};
+use crate::propagator::StateGcrf;
 use crate::site::Site;
 
 /// Light-time iterations: three reach 1e-9 s for Earth orbits; five leave a margin.
@@ -176,19 +177,27 @@ pub(crate) fn whitened_residual(
     [r[0] / obs.sigma[0], r[1] / obs.sigma[1]]
 }
 
-/// What `site` would measure at `t` of a target at the GCRF state `state` (km, km/s, at `t`), as `kind` does.
-pub fn predict(site: &Site, t: Epoch, state: &[f64; 6], kind: &Measured) -> Measured {
-    let at = SiteAt::new(site, t);
-    let rho = line_of_sight(&at, state);
-    match kind {
-        Measured::RaDec(_) => Measured::RaDec(RaDec::from_vector(rho)),
-        Measured::AzEl(_) => Measured::AzEl(az_el(site, &at, rho)),
-        Measured::Range { .. } => Measured::Range {
-            range_km: norm(rho),
-        },
-        Measured::RangeRate { .. } => Measured::RangeRate {
-            range_rate_km_s: dot(rho, sub([state[3], state[4], state[5]], at.v_km_s)) / norm(rho),
-        },
+/// Everything a site measures of a target at one instant (see the module doc for each model).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Look {
+    pub radec: RaDec,
+    pub azel: AzEl,
+    /// One-way range, km.
+    pub range_km: f64,
+    /// Range rate, km/s.
+    pub range_rate_km_s: f64,
+}
+
+/// What `site` measures of a target whose GCRF state at the reception time is `state` (its epoch).
+pub fn look(site: &Site, state: &StateGcrf) -> Look {
+    let at = SiteAt::new(site, state.epoch);
+    let x = state.to_array();
+    let rho = line_of_sight(&at, &x);
+    Look {
+        radec: RaDec::from_vector(rho),
+        azel: az_el(site, &at, rho),
+        range_km: norm(rho),
+        range_rate_km_s: dot(rho, sub([x[3], x[4], x[5]], at.v_km_s)) / norm(rho),
     }
 }
 
@@ -238,9 +247,7 @@ mod tests {
         let r = position_from_range_az_el(&site(), t, 2047.502, azel);
         // A target at rest there (no light-time motion) is measured back exactly.
         let state = [r[0], r[1], r[2], 0.0, 0.0, 0.0];
-        let Measured::AzEl(back) = predict(&site(), t, &state, &Measured::AzEl(azel)) else {
-            unreachable!()
-        };
+        let back = look(&site(), &StateGcrf::from_array(t, state)).azel;
         assert!(wrapped(back.az_rad, azel.az_rad).abs() < 1e-12);
         assert!((back.el_rad - azel.el_rad).abs() < 1e-12);
         let obs = TrackingObservation {
@@ -261,16 +268,11 @@ mod tests {
         let up = crate::linalg::unit(at.r_km);
         let r = crate::linalg::add(at.r_km, crate::linalg::scale(1000.0, up));
         let v = crate::linalg::add(at.v_km_s, crate::linalg::scale(2.0, up));
-        let Measured::RangeRate { range_rate_km_s } = predict(
+        let range_rate_km_s = look(
             &site(),
-            t,
-            &[r[0], r[1], r[2], v[0], v[1], v[2]],
-            &Measured::RangeRate {
-                range_rate_km_s: 0.0,
-            },
-        ) else {
-            unreachable!()
-        };
+            &StateGcrf::from_array(t, [r[0], r[1], r[2], v[0], v[1], v[2]]),
+        )
+        .range_rate_km_s;
         assert!((range_rate_km_s - 2.0).abs() < 1e-6, "{range_rate_km_s}");
     }
 }

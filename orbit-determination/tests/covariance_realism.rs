@@ -8,7 +8,7 @@
 //! chi-square quantile of 6 degrees of freedom at the 3-sigma probability 0.9973, 20.06 (a realistic covariance puts
 //! 99.73% of the trials inside; `d^2 <= 9` would hold only 82.6% of them even for a perfect covariance).
 
-use kessler_od::tracking::predict;
+use kessler_od::tracking::look;
 use kessler_od::{
     Duration, Epoch, FitConfig, Measured, RaDec, Site, StateGcrf, Tle, TrackingObservation,
     fit_tracking, propagate, propagate_many,
@@ -60,22 +60,7 @@ fn pass_epochs(truth: &StateGcrf) -> Vec<Epoch> {
     let states = propagate_many(truth, &scan).unwrap();
     let up: Vec<bool> = states
         .iter()
-        .map(|s| {
-            let x = [
-                s.r_km[0],
-                s.r_km[1],
-                s.r_km[2],
-                s.v_km_s[0],
-                s.v_km_s[1],
-                s.v_km_s[2],
-            ];
-            let probe = Measured::AzEl(kessler_od::AzEl {
-                az_rad: 0.0,
-                el_rad: 0.0,
-            });
-            matches!(predict(&SITE, s.epoch, &x, &probe),
-                Measured::AzEl(a) if a.el_rad.to_degrees() > MIN_ELEVATION_DEG)
-        })
+        .map(|s| look(&SITE, s).azel.el_rad.to_degrees() > MIN_ELEVATION_DEG)
         .collect();
     let mut passes: Vec<(usize, usize)> = vec![];
     let mut k = 0;
@@ -113,27 +98,10 @@ fn fitted_states_lie_within_the_reported_covariance() {
         .state_gcrf(Epoch::from_gregorian_utc_hms(2006, 6, 26, 21, 0, 0))
         .unwrap();
     let epochs = pass_epochs(&truth);
-    let exact: Vec<RaDec> = epochs
+    let exact: Vec<RaDec> = propagate_many(&truth, &epochs)
+        .unwrap()
         .iter()
-        .map(|&t| {
-            let s = propagate(&truth, t).unwrap();
-            let x = [
-                s.r_km[0],
-                s.r_km[1],
-                s.r_km[2],
-                s.v_km_s[0],
-                s.v_km_s[1],
-                s.v_km_s[2],
-            ];
-            let probe = Measured::RaDec(RaDec {
-                ra_rad: 0.0,
-                dec_rad: 0.0,
-            });
-            match predict(&SITE, t, &x, &probe) {
-                Measured::RaDec(r) => r,
-                other => unreachable!("{other:?}"),
-            }
-        })
+        .map(|s| look(&SITE, s).radec)
         .collect();
     let solution_epoch = epochs[0];
     let at_epoch = propagate(&truth, solution_epoch).unwrap();
@@ -169,15 +137,8 @@ fn fitted_states_lie_within_the_reported_covariance() {
                                 ..FitConfig::default()
                             };
                             let fit = fit_tracking(&obs, &start, &config).unwrap();
-                            let (f, t) = (fit.state, at_epoch);
-                            let dx = [
-                                f.r_km[0] - t.r_km[0],
-                                f.r_km[1] - t.r_km[1],
-                                f.r_km[2] - t.r_km[2],
-                                f.v_km_s[0] - t.v_km_s[0],
-                                f.v_km_s[1] - t.v_km_s[1],
-                                f.v_km_s[2] - t.v_km_s[2],
-                            ];
+                            let (f, t) = (fit.state.to_array(), at_epoch.to_array());
+                            let dx: [f64; 6] = std::array::from_fn(|i| f[i] - t[i]);
                             let y = solve(&fit.covariance, dx);
                             let d2: f64 = (0..6).map(|i| dx[i] * y[i]).sum();
                             d2 <= CHI2_6_3SIGMA
