@@ -73,6 +73,49 @@ impl Tle {
         Ok((p.position, p.velocity))
     }
 
+    /// The two lines of the element set, in the fixed columns of the TLE format (NORAD's Space-Track "Basic
+    /// Description of the Two Line Element Set Format"), with Alpha-5 catalog numbers above 99999 and the modulo-10
+    /// checksums (digits, and 1 per minus sign).
+    pub fn to_lines(&self) -> [String; 2] {
+        let e = &self.elements;
+        let d = e.datetime;
+        let day = f64::from(d.ordinal())
+            + (f64::from(d.num_seconds_from_midnight()) + f64::from(d.nanosecond()) * 1e-9)
+                / 86_400.0;
+        let class = match e.classification {
+            sgp4::Classification::Unclassified => 'U',
+            sgp4::Classification::Classified => 'C',
+            sgp4::Classification::Secret => 'S',
+        };
+        let id = alpha5(e.norad_id);
+        let ndot = format!("{:.8}", e.mean_motion_dot.abs());
+        let line1 = format!(
+            "1 {id}{class} {:<8} {:02}{day:012.8} {}{} {} {} {} {:>4}",
+            designator_columns(e.international_designator.as_deref().unwrap_or("")),
+            d.year().rem_euclid(100),
+            if e.mean_motion_dot < 0.0 { '-' } else { ' ' },
+            ndot.trim_start_matches('0'),
+            exponent_field(e.mean_motion_ddot),
+            exponent_field(e.drag_term),
+            e.ephemeris_type,
+            e.element_set_number % 10_000,
+        );
+        let line2 = format!(
+            "2 {id} {:8.4} {:8.4} {:07} {:8.4} {:8.4} {:11.8}{:>5}",
+            e.inclination,
+            e.right_ascension,
+            (e.eccentricity * 1e7).round() as u64,
+            e.argument_of_perigee,
+            e.mean_anomaly,
+            e.mean_motion,
+            e.revolution_number % 100_000,
+        );
+        [line1, line2].map(|l| {
+            let sum = checksum(&l);
+            format!("{l}{sum}")
+        })
+    }
+
     /// SGP4 state at `t` converted to GCRF (see [`teme_to_gcrf`]).
     pub fn state_gcrf(&self, t: Epoch) -> Result<StateGcrf, OdError> {
         let (r, v) = self.state_teme(t)?;
@@ -83,6 +126,63 @@ impl Tle {
             v_km_s,
         })
     }
+}
+
+/// A catalog number in the TLE's five columns: digits up to 99999, Alpha-5 above (a letter for the ten-thousands
+/// from 10 = A to 33 = Z, I and O skipped, then four digits), up to 339999.
+fn alpha5(norad: u64) -> String {
+    if norad < 100_000 {
+        return format!("{norad:05}");
+    }
+    const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let letter = LETTERS
+        .get((norad / 10_000 - 10) as usize)
+        .copied()
+        .unwrap_or(b'Z');
+    format!("{}{:04}", letter as char, norad % 10_000)
+}
+
+/// An international designator as the TLE writes it, `YYNNNP` (the sgp4 crate reads it as `YYYY-NNNP`).
+fn designator_columns(designator: &str) -> String {
+    match designator.split_once('-') {
+        Some((year, rest)) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}{rest}", &year[2..])
+        }
+        _ => designator.to_string(),
+    }
+}
+
+/// A value in the TLE's assumed-decimal exponent notation, 8 columns: sign, five mantissa digits after an
+/// implied "0.", exponent sign and digit (`-0.11606e-4` is `-11606-4`; a zero exponent is written `-0`).
+fn exponent_field(value: f64) -> String {
+    let sign = if value < 0.0 { '-' } else { ' ' };
+    if value == 0.0 || !value.is_finite() {
+        return format!("{sign}00000-0");
+    }
+    let mut exponent = value.abs().log10().floor() as i32 + 1;
+    let mut digits = (value.abs() / 10f64.powi(exponent) * 1e5).round() as u64;
+    if digits >= 100_000 {
+        digits /= 10;
+        exponent += 1;
+    }
+    let exp_sign = if exponent <= 0 { '-' } else { '+' };
+    format!(
+        "{sign}{digits:05}{exp_sign}{}",
+        exponent.unsigned_abs().min(9)
+    )
+}
+
+/// The TLE checksum of a line's first 68 columns: the sum of its digits, plus 1 for each minus sign, modulo 10.
+fn checksum(line: &str) -> u32 {
+    line.bytes()
+        .take(68)
+        .map(|b| match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'-' => 1,
+            _ => 0,
+        })
+        .sum::<u32>()
+        % 10
 }
 
 #[cfg(test)]
