@@ -205,6 +205,24 @@ mod tests {
     }
 
     #[test]
+    fn alpha5_exponent_fields_and_checksums() {
+        assert_eq!(alpha5(6251), "06251");
+        // A = 10, ..., H = 17, J = 18 (no I), ..., Z = 33 (no O).
+        assert_eq!(alpha5(100_000), "A0000");
+        assert_eq!(alpha5(180_001), "J0001");
+        assert_eq!(alpha5(339_999), "Z9999");
+        assert_eq!(exponent_field(-0.11606e-4), "-11606-4");
+        assert_eq!(exponent_field(0.0), " 00000-0");
+        assert_eq!(
+            exponent_field(0.999_999e-3),
+            " 10000-2",
+            "rounding carries into the exponent"
+        );
+        let line = "1 06251U 62025E   06176.82412014  .00008885  00000-0  12808-3 0  398";
+        assert_eq!(checksum(line), 5);
+    }
+
+    #[test]
     fn rejects_garbage() {
         assert!(matches!(
             Tle::parse(None, "1 xx", "2 yy"),
