@@ -208,7 +208,7 @@ pub fn correlate(
         let predicted: Vec<RaDec> = states
             .iter()
             .zip(&sites)
-            .map(|(s, site)| radec_of_state(*site, &s.to_array(), s.epoch))
+            .map(|(s, site)| radec_of_state(*site, &s.to_array()))
             .collect();
         let rms = |measured: &mut dyn Iterator<Item = &RaDec>| {
             let sum: f64 = measured

@@ -116,22 +116,16 @@ pub(crate) fn radec_from_site_position(
     RaDec::from_vector(rho)
 }
 
-/// RA/Dec of a target whose GCRF state at reception time `state.epoch` is known: within the light time (< 0.2 s
-/// for Earth orbits) the target is moved on a straight line, `r(t - tau) = r - v tau`, which is off by
-/// `|a| tau^2 / 2` < 1e-5 km.
-pub(crate) fn radec_of_state(site_gcrf: V3, state: &[f64; 6], t: Epoch) -> RaDec {
-    let r = [state[0], state[1], state[2]];
-    let v = [state[3], state[4], state[5]];
-    radec_from_site_position(site_gcrf, t, |te| {
-        let dt = (te - t).to_seconds();
-        [r[0] + v[0] * dt, r[1] + v[1] * dt, r[2] + v[2] * dt]
-    })
+/// RA/Dec of a target whose GCRF state (km, km/s) at the reception time is known, from a site at `site_gcrf` (km):
+/// the light-time line of sight of [`crate::tracking`] (straight-line motion within the light time).
+pub(crate) fn radec_of_state(site_gcrf: V3, state: &[f64; 6]) -> RaDec {
+    RaDec::from_vector(crate::tracking::line_of_sight(site_gcrf, state))
 }
 
 /// Predicted RA/Dec of an orbit seen from `site` at `t` (numerical propagation, then [`topocentric_radec`]).
 pub fn predict_radec(state: &StateGcrf, site: &Site, t: Epoch) -> Result<RaDec, OdError> {
     let s = propagate(state, t)?;
-    Ok(radec_of_state(site.gcrf_km(t), &s.to_array(), t))
+    Ok(radec_of_state(site.gcrf_km(t), &s.to_array()))
 }
 
 /// Residual `observed - computed` (rad): `[d_ra cos(dec), d_dec]`, the RA difference wrapped to (-pi, pi].

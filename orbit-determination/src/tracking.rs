@@ -111,19 +111,19 @@ impl SiteAt {
     }
 }
 
-/// Line of sight (GCRF, km) from the site at reception to the target at emission, for the target's GCRF state
-/// `state` (km, km/s) at reception time (see the module doc).
-fn line_of_sight(site: &SiteAt, state: &[f64; 6]) -> V3 {
+/// Line of sight (GCRF, km) from the site (GCRF position `site_km` at reception) to the target at emission, for the
+/// target's GCRF state `state` (km, km/s) at reception time (see the module doc).
+pub(crate) fn line_of_sight(site_km: V3, state: &[f64; 6]) -> V3 {
     let (r, v) = (
         [state[0], state[1], state[2]],
         [state[3], state[4], state[5]],
     );
-    let mut rho = sub(r, site.r_km);
+    let mut rho = sub(r, site_km);
     for _ in 0..LIGHT_TIME_ITERATIONS {
         let tau = norm(rho) / SPEED_OF_LIGHT_KM_S;
         rho = sub(
             [r[0] - v[0] * tau, r[1] - v[1] * tau, r[2] - v[2] * tau],
-            site.r_km,
+            site_km,
         );
     }
     rho
@@ -157,7 +157,7 @@ pub(crate) fn whitened_residual(
     at: &SiteAt,
     state: &[f64; 6],
 ) -> [f64; 2] {
-    let rho = line_of_sight(at, state);
+    let rho = line_of_sight(at.r_km, state);
     let r = match obs.measured {
         Measured::RaDec(observed) => residual(&observed, &RaDec::from_vector(rho)),
         Measured::AzEl(observed) => {
@@ -192,7 +192,7 @@ pub struct Look {
 pub fn look(site: &Site, state: &StateGcrf) -> Look {
     let at = SiteAt::new(site, state.epoch);
     let x = state.to_array();
-    let rho = line_of_sight(&at, &x);
+    let rho = line_of_sight(at.r_km, &x);
     Look {
         radec: RaDec::from_vector(rho),
         azel: az_el(site, &at, rho),
