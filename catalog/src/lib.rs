@@ -7,6 +7,10 @@
 //! 3. [`Catalog::add_track`] stores a tracklet with its fitted orbit, as a new candidate object or onto a known one,
 //!    in one transaction, and records the change in the history.
 //!
+//! Objects known from elsewhere enter through [`Catalog::import_tle`] (status `catalogued`, orbit source `tle`);
+//! [`Catalog::known_orbits`] gives every object's orbit for correlation: the latest fit, or the element set through
+//! SGP4 with its nominal accuracy ([`kessler_od::Tle::prior_at`]) while an object has no fit yet.
+//!
 //! CCSDS formats: [`tdm`] reads Tracking Data Messages into tracking measurements, [`oem`] writes a fitted orbit
 //! and its covariance as an Orbit Ephemeris Message.
 //!
@@ -22,7 +26,9 @@ pub mod track;
 
 use std::path::Path;
 
-use kessler_od::{Epoch, Observation, OrbitSolution, StateGcrf, StreakMeasurement, Tracklet};
+use kessler_od::{
+    Epoch, KnownOrbit, Observation, OdError, OrbitSolution, Prior, StreakMeasurement, Tle, Tracklet,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +50,8 @@ pub enum CatalogError {
     },
     #[error("no object {0} in the catalog")]
     NoObject(String),
+    #[error("catalog object {object}: element set: {source}")]
+    Elements { object: String, source: OdError },
 }
 
 const SCHEMA: &str = "
@@ -73,7 +81,16 @@ CREATE TABLE IF NOT EXISTS orbits (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     object_id TEXT NOT NULL REFERENCES objects(id),
     solution TEXT NOT NULL,
-    created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    source TEXT NOT NULL DEFAULT 'fit'
+);
+CREATE TABLE IF NOT EXISTS element_sets (
+    object_id TEXT PRIMARY KEY REFERENCES objects(id),
+    norad_id INTEGER NOT NULL UNIQUE,
+    name TEXT,
+    line1 TEXT NOT NULL,
+    line2 TEXT NOT NULL,
+    epoch_tai_s REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tracks (
     id TEXT PRIMARY KEY,
@@ -90,6 +107,7 @@ CREATE TABLE IF NOT EXISTS observations (
     epoch_tai_s REAL NOT NULL,
     observation TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS observations_epoch ON observations(epoch_tai_s);
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
@@ -112,9 +130,21 @@ pub struct ObjectSummary {
     /// First and last observation, UTC.
     pub first_utc: String,
     pub last_utc: String,
-    /// The latest fitted orbit (GCRF state at its epoch, covariance, fit report).
+    /// The latest orbit (GCRF state at its epoch, covariance, fit report).
     pub orbit: OrbitSolution,
+    /// Where the latest orbit came from: `fit` (the catalog's own orbit determination) or `tle` (an imported
+    /// element set, no observations behind it here).
+    #[serde(default)]
+    pub orbit_source: String,
+    /// NORAD catalog number and name of the object's element set, when it has one.
+    #[serde(default)]
+    pub norad_id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
+
+/// How far apart (s) two observation epochs of one sensor may be and still be the same exposure.
+const SAME_EPOCH_S: f64 = 1e-3;
 
 /// Schema version of [`CatalogChange`].
 pub const CHANGE_SCHEMA_VERSION: u32 = 1;
@@ -125,7 +155,8 @@ pub struct CatalogChange {
     pub schema_version: u32,
     /// Catalog id of the object.
     pub object_id: String,
-    /// `created` (a new candidate object) or `refined` (a track added to a known object).
+    /// `created` (a new candidate object), `refined` (a track added to a known object) or `imported` (an element
+    /// set entered from outside).
     pub change: String,
     /// The track that caused the change (the id of its first streak).
     pub track_id: String,
@@ -164,7 +195,113 @@ impl Catalog {
     fn init(conn: Connection) -> Result<Catalog, CatalogError> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // Catalogs written before orbits had a source: add the column (every orbit then was a fit).
+        let has_source: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('orbits') WHERE name = 'source'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_source {
+            conn.execute_batch("ALTER TABLE orbits ADD COLUMN source TEXT NOT NULL DEFAULT 'fit'")?;
+        }
         Ok(Catalog { conn })
+    }
+
+    /// The next free object id (`K` and a sequence number). The highest number so far, not the count: ids stay
+    /// unique when objects are removed or merged.
+    fn next_object_id(tx: &rusqlite::Transaction) -> Result<String, CatalogError> {
+        let n: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0) FROM objects",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(format!("K{:05}", n + 1))
+    }
+
+    /// Enter an element set: a new `catalogued` object for a NORAD number the catalog has not seen, or a newer
+    /// epoch for a known one (an older or equal epoch changes nothing). Returns the object id and the change, or
+    /// `None` for no change. The orbit row holds the SGP4 state at the element epoch with the TLE's nominal
+    /// covariance ([`Tle::prior_at`]).
+    pub fn import_tle(&mut self, tle: &Tle) -> Result<Option<CatalogChange>, CatalogError> {
+        let norad = tle.norad_id() as i64;
+        let epoch = tai_s(tle.epoch());
+        let tx = self.conn.transaction()?;
+        let known: Option<(String, f64)> = tx
+            .query_row(
+                "SELECT object_id, epoch_tai_s FROM element_sets WHERE norad_id = ?1",
+                [norad],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let object_id = match &known {
+            Some((_, old)) if *old >= epoch => return Ok(None),
+            Some((id, _)) => id.clone(),
+            None => {
+                let id = Self::next_object_id(&tx)?;
+                tx.execute(
+                    "INSERT INTO objects (id, status) VALUES (?1, 'catalogued')",
+                    [&id],
+                )?;
+                id
+            }
+        };
+        let prior = tle
+            .prior_at(tle.epoch())
+            .map_err(|source| CatalogError::Elements {
+                object: object_id.clone(),
+                source,
+            })?;
+        let [line1, line2] = tle.to_lines();
+        tx.execute(
+            "INSERT OR REPLACE INTO element_sets (object_id, norad_id, name, line1, line2, epoch_tai_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![object_id, norad, tle.name(), line1, line2, epoch],
+        )?;
+        let solution = OrbitSolution {
+            state: prior.state,
+            covariance: prior.covariance,
+            rms_arcsec: f64::NAN,
+            normalized_rms: 0.0,
+            chi_square: 0.0,
+            iterations: 0,
+            observations_used: 0,
+            observations_rejected: 0,
+            accepted: vec![],
+        };
+        let change = Self::record_orbit(&tx, &object_id, "imported", "", 0, &solution, "tle")?;
+        tx.commit()?;
+        Ok(Some(change))
+    }
+
+    /// The element set of an object, when it has one.
+    pub fn element_set(&self, object_id: &str) -> Result<Option<Tle>, CatalogError> {
+        let lines: Option<(Option<String>, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT name, line1, line2 FROM element_sets WHERE object_id = ?1",
+                [object_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        lines
+            .map(|(name, l1, l2)| {
+                Tle::parse(name.as_deref(), &l1, &l2).map_err(|source| CatalogError::Elements {
+                    object: object_id.to_string(),
+                    source,
+                })
+            })
+            .transpose()
+    }
+
+    /// The a priori knowledge an object's element set gives at `t` (see [`Tle::prior_at`]); `None` without one.
+    pub fn element_prior(&self, object_id: &str, t: Epoch) -> Result<Option<Prior>, CatalogError> {
+        self.element_set(object_id)?
+            .map(|tle| {
+                tle.prior_at(t).map_err(|source| CatalogError::Elements {
+                    object: object_id.to_string(),
+                    source,
+                })
+            })
+            .transpose()
     }
 
     /// Store a frame's streak measurements, with the detections message as received (`detections_json`, kept for
@@ -232,13 +369,80 @@ impl Catalog {
         .collect()
     }
 
-    /// Every object with its latest orbit state, for correlation.
-    pub fn object_states(&self) -> Result<Vec<(String, StateGcrf)>, CatalogError> {
-        Ok(self
-            .list_objects()?
-            .into_iter()
-            .map(|o| (o.id, o.orbit.state))
-            .collect())
+    /// Every object's orbit for correlation at about `t`: its latest fitted state and covariance, or, for an
+    /// object whose latest orbit is its element set, the SGP4 state at `t` with the TLE's nominal covariance
+    /// there. Objects whose elements SGP4 cannot propagate to `t` (decayed) are left out.
+    pub fn known_orbits(&self, t: Epoch) -> Result<Vec<KnownOrbit>, CatalogError> {
+        let mut out = vec![];
+        for o in self.list_objects()? {
+            if o.orbit_source == "tle" {
+                let Some(tle) = self.element_set(&o.id)? else {
+                    continue;
+                };
+                if let Ok(prior) = tle.prior_at(t) {
+                    out.push(KnownOrbit {
+                        id: o.id,
+                        state: prior.state,
+                        covariance: prior.covariance,
+                    });
+                }
+            } else {
+                out.push(KnownOrbit {
+                    id: o.id,
+                    state: o.orbit.state,
+                    covariance: o.orbit.covariance,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The track that already holds observations of `sensor_id` at every one of `epochs` (within 1 ms): the
+    /// same exposures seen again (a replayed night under new frame ids). `None` when any epoch is new.
+    pub fn track_with_epochs(
+        &self,
+        sensor_id: &str,
+        epochs: &[Epoch],
+    ) -> Result<Option<String>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.track_id FROM observations o JOIN tracks t ON t.id = o.track_id
+             WHERE t.sensor_id = ?1 AND o.epoch_tai_s BETWEEN ?2 AND ?3 ORDER BY o.track_id LIMIT 1",
+        )?;
+        let mut track: Option<String> = None;
+        for t in epochs {
+            let s = tai_s(*t);
+            let found: Option<String> = stmt
+                .query_row(
+                    params![sensor_id, s - SAME_EPOCH_S, s + SAME_EPOCH_S],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match found {
+                None => return Ok(None),
+                Some(id) => {
+                    track.get_or_insert(id);
+                }
+            }
+        }
+        Ok(track)
+    }
+
+    /// Mark streaks as seen in an existing track (duplicates of its exposures): they stop being pending and change
+    /// nothing else.
+    pub fn mark_duplicates(
+        &mut self,
+        streak_ids: &[String],
+        track_id: &str,
+    ) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction()?;
+        for s in streak_ids {
+            tx.execute(
+                "UPDATE streaks SET track_id = ?1 WHERE id = ?2",
+                params![track_id, s],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Every observation of an object, in time order.
@@ -280,13 +484,7 @@ impl Catalog {
                 )
             }
             None => {
-                // The highest number so far, not the count: ids stay unique when objects are removed or merged.
-                let n: i64 = tx.query_row(
-                    "SELECT COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0) FROM objects",
-                    [],
-                    |r| r.get(0),
-                )?;
-                let id = format!("K{:05}", n + 1);
+                let id = Self::next_object_id(&tx)?;
                 tx.execute(
                     "INSERT INTO objects (id, status) VALUES (?1, 'candidate')",
                     [&id],
@@ -321,17 +519,40 @@ impl Catalog {
                 params![track_id, s],
             )?;
         }
+        let change = Self::record_orbit(
+            &tx,
+            &object_id,
+            change,
+            &track_id,
+            tracklet.observations.len(),
+            solution,
+            "fit",
+        )?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    /// Store an object's new orbit (`source`: `fit` or `tle`) and the history row of the change.
+    fn record_orbit(
+        tx: &rusqlite::Transaction,
+        object_id: &str,
+        change: &str,
+        track_id: &str,
+        observations: usize,
+        solution: &OrbitSolution,
+        source: &str,
+    ) -> Result<CatalogChange, CatalogError> {
         let orbit = serde_json::to_string(solution).expect("an orbit solution always serialises");
         tx.execute(
-            "INSERT INTO orbits (object_id, solution) VALUES (?1, ?2)",
-            params![object_id, orbit],
+            "INSERT INTO orbits (object_id, solution, source) VALUES (?1, ?2, ?3)",
+            params![object_id, orbit, source],
         )?;
         let change = CatalogChange {
             schema_version: CHANGE_SCHEMA_VERSION,
-            object_id: object_id.clone(),
+            object_id: object_id.to_string(),
             change: change.to_string(),
-            track_id,
-            observations: tracklet.observations.len(),
+            track_id: track_id.to_string(),
+            observations,
             orbit: solution.clone(),
         };
         let detail = serde_json::to_string(&change).expect("a catalog change always serialises");
@@ -339,7 +560,6 @@ impl Catalog {
             "INSERT INTO history (object_id, change, detail) VALUES (?1, ?2, ?3)",
             params![object_id, change.change, detail],
         )?;
-        tx.commit()?;
         Ok(change)
     }
 
@@ -378,8 +598,10 @@ impl Catalog {
                     (SELECT COUNT(*) FROM observations b WHERE b.object_id = o.id),
                     (SELECT MIN(first_utc) FROM tracks t WHERE t.object_id = o.id),
                     (SELECT MAX(last_utc) FROM tracks t WHERE t.object_id = o.id),
-                    (SELECT solution FROM orbits r WHERE r.object_id = o.id ORDER BY seq DESC LIMIT 1)
-             FROM objects o ORDER BY o.id",
+                    (SELECT solution FROM orbits r WHERE r.object_id = o.id ORDER BY seq DESC LIMIT 1),
+                    (SELECT source FROM orbits r WHERE r.object_id = o.id ORDER BY seq DESC LIMIT 1),
+                    e.norad_id, e.name
+             FROM objects o LEFT JOIN element_sets e ON e.object_id = o.id ORDER BY o.id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -390,10 +612,13 @@ impl Catalog {
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<String>>(9)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, status, tracks, observations, first, last, orbit) = row?;
+            let (id, status, tracks, observations, first, last, orbit, source, norad, name) = row?;
             let orbit = serde_json::from_str(&orbit).map_err(|source| CatalogError::Json {
                 table: "orbits",
                 id: id.clone(),
@@ -407,6 +632,9 @@ impl Catalog {
                 first_utc: first.unwrap_or_default(),
                 last_utc: last.unwrap_or_default(),
                 orbit,
+                orbit_source: source,
+                norad_id: norad.map(|n| n as u64),
+                name,
             })
         })
         .collect()
@@ -425,7 +653,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kessler_od::{RaDec, Site};
+    use kessler_od::{RaDec, Site, StateGcrf};
 
     fn streak(frame: &str, k: usize, start: Epoch) -> StreakMeasurement {
         StreakMeasurement {
@@ -542,5 +770,58 @@ mod tests {
             catalog.add_track(Some("K99999"), &tracklet(&s2), &solution(t0)),
             Err(CatalogError::NoObject(_))
         ));
+    }
+
+    /// A catalog written before orbits had a source opens, gains the column, and lists its fits as `fit`; an
+    /// imported element set lists as `tle` with its NaN RMS read back from JSON null.
+    #[test]
+    fn old_catalogs_gain_the_orbit_source_and_imports_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let t0 = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&SCHEMA.replace(",\n    source TEXT NOT NULL DEFAULT 'fit'", ""))
+                .unwrap();
+            let has: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('orbits') WHERE name = 'source'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(has, 0, "the old schema");
+        }
+        let mut catalog = Catalog::open(&path).unwrap();
+        let s = streak("f1", 0, t0);
+        catalog
+            .record_frame("f1", "ogs", std::slice::from_ref(&s), "{}")
+            .unwrap();
+        catalog
+            .add_track(None, &tracklet(&s), &solution(t0))
+            .unwrap();
+        let tle = Tle::parse(
+            Some("CBERS 2"),
+            "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
+            "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
+        )
+        .unwrap();
+        let imported = catalog.import_tle(&tle).unwrap().unwrap();
+        assert_eq!(
+            (imported.object_id.as_str(), imported.change.as_str()),
+            ("K00002", "imported")
+        );
+        assert!(catalog.import_tle(&tle).unwrap().is_none());
+        let objects = catalog.list_objects().unwrap();
+        assert_eq!(objects[0].orbit_source, "fit");
+        assert_eq!(objects[1].orbit_source, "tle");
+        assert_eq!(objects[1].norad_id, Some(28057));
+        assert!(objects[1].orbit.rms_arcsec.is_nan());
+        let orbits = catalog.known_orbits(t0).unwrap();
+        assert_eq!(orbits.len(), 2);
+        assert_eq!(
+            orbits[1].state.epoch, t0,
+            "an element set is evaluated where it is needed"
+        );
     }
 }

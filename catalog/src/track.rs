@@ -2,17 +2,20 @@
 //!
 //! [`Tracker::process`] links each sensor's pending streaks into tracklets ([`link_tracklets`]). A tracklet is
 //! processed once it is closed (nothing can join it any more: the sensor's newest streak is more than the linking
-//! gap later) or when the caller flushes. A closed tracklet is correlated with the catalog's orbits
-//! ([`correlate`]); on a match, the object's orbit is refitted on all its observations from its previous state,
-//! otherwise an angles-only initial orbit ([`initial_orbit`]) seeds a fit of the tracklet alone and the result
-//! becomes a new candidate object. Fits whose residual RMS is implausible are not stored: their streaks stay
-//! pending.
+//! gap later) or when the caller flushes. A tracklet whose every exposure the catalog already holds for that sensor
+//! (the same night replayed under new frame ids) is marked as a duplicate of that track and changes nothing. Any
+//! other closed tracklet is correlated with the catalog's orbits ([`correlate`]: coarse angular gate, then
+//! Mahalanobis gate under the orbit's covariance); on a match, the object's orbit is refitted on all its
+//! observations from its previous state, with its element set (if it has one) as a priori information at the
+//! solution epoch ([`fit_tracking_with_prior`]); otherwise an angles-only initial orbit ([`initial_orbit`]) seeds a
+//! fit of the tracklet alone and the result becomes a new candidate object. Fits whose residual RMS is implausible
+//! are not stored: their streaks stay pending.
 
 use std::collections::HashSet;
 
 use kessler_od::{
-    FitConfig, LinkConfig, OrbitSolution, StateGcrf, Tracklet, correlate, fit_orbit, initial_orbit,
-    link_tracklets,
+    CorrelationGate, FitConfig, LinkConfig, OrbitSolution, TrackingObservation, Tracklet,
+    correlate, fit_orbit, fit_tracking_with_prior, initial_orbit, link_tracklets,
 };
 
 use crate::{Catalog, CatalogChange, CatalogError};
@@ -22,8 +25,8 @@ use crate::{Catalog, CatalogChange, CatalogError};
 pub struct TrackConfig {
     pub link: LinkConfig,
     pub fit: FitConfig,
-    /// Correlation gate: RMS angular distance between a tracklet and an orbit's prediction, rad.
-    pub correlation_gate_rad: f64,
+    /// Correlation gates (coarse angular and Mahalanobis).
+    pub correlation: CorrelationGate,
     /// Largest post-fit RMS accepted into the catalog, arcsec.
     pub max_rms_arcsec: f64,
     /// Fewest observations for a new object (a tracklet of one streak gives two: not enough for an orbit).
@@ -35,7 +38,7 @@ impl Default for TrackConfig {
         TrackConfig {
             link: LinkConfig::default(),
             fit: FitConfig::default(),
-            correlation_gate_rad: kessler_od::association::DEFAULT_CORRELATION_GATE_RAD,
+            correlation: CorrelationGate::default(),
             max_rms_arcsec: 60.0,
             min_new_observations: 4,
         }
@@ -46,6 +49,11 @@ impl Default for TrackConfig {
 #[derive(Debug)]
 pub enum Outcome {
     Stored(Box<CatalogChange>),
+    /// Every exposure of the tracklet is already in this track: nothing changed.
+    Duplicate {
+        streak_ids: Vec<String>,
+        track_id: String,
+    },
     /// Not stored: why (the streaks stay pending).
     Skipped {
         streak_ids: Vec<String>,
@@ -106,21 +114,39 @@ impl Tracker {
             streak_ids: tracklet.streak_ids.clone(),
             reason,
         };
-        let candidates = self.catalog.object_states()?;
-        let (object, fitted) = match correlate(
-            tracklet,
-            &candidates,
-            self.config.correlation_gate_rad,
-        ) {
-            Some((id, _distance)) => {
-                let previous: StateGcrf = candidates
+        let epochs: Vec<_> = tracklet.observations.iter().map(|o| o.epoch).collect();
+        let (Some(first), Some(last)) = (epochs.iter().min(), epochs.iter().max()) else {
+            return Ok(skipped("an empty tracklet".into()));
+        };
+        let sensor = &tracklet.observations[0].sensor_id;
+        if let Some(track_id) = self.catalog.track_with_epochs(sensor, &epochs)? {
+            self.catalog
+                .mark_duplicates(&tracklet.streak_ids, &track_id)?;
+            return Ok(Outcome::Duplicate {
+                streak_ids: tracklet.streak_ids.clone(),
+                track_id,
+            });
+        }
+        let middle = *first + (*last - *first) / 2;
+        let known = self.catalog.known_orbits(middle)?;
+        let (object, fitted) = match correlate(tracklet, &known, &self.config.correlation) {
+            Some(matched) => {
+                let previous = known
                     .iter()
-                    .find(|(c, _)| *c == id)
-                    .map(|(_, s)| *s)
-                    .expect("a candidate");
-                let mut all = self.catalog.object_observations(&id)?;
+                    .find(|k| k.id == matched.id)
+                    .map(|k| k.state)
+                    .expect("a known orbit");
+                let mut all = self.catalog.object_observations(&matched.id)?;
                 all.extend(tracklet.observations.iter().cloned());
-                (Some(id), fit_orbit(&all, &previous, &self.config.fit))
+                let fit = match self.refit_prior(&matched.id, &all)? {
+                    Some(prior) => {
+                        let tracking: Vec<TrackingObservation> =
+                            all.iter().map(TrackingObservation::from).collect();
+                        fit_tracking_with_prior(&tracking, &previous, &prior, &self.config.fit)
+                    }
+                    None => fit_orbit(&all, &previous, &self.config.fit),
+                };
+                (Some(matched.id), fit)
             }
             None => {
                 if tracklet.observations.len() < self.config.min_new_observations {
@@ -149,5 +175,22 @@ impl Tracker {
             .catalog
             .add_track(object.as_deref(), tracklet, &solution)?;
         Ok(Outcome::Stored(Box::new(change)))
+    }
+
+    /// The prior of a refit of `object_id` on `all` its observations: its element set at the middle of their arc
+    /// (the solution epoch), or `None` for an object known only from its own tracks.
+    fn refit_prior(
+        &self,
+        object_id: &str,
+        all: &[kessler_od::Observation],
+    ) -> Result<Option<kessler_od::Prior>, CatalogError> {
+        let (Some(first), Some(last)) = (
+            all.iter().map(|o| o.epoch).min(),
+            all.iter().map(|o| o.epoch).max(),
+        ) else {
+            return Ok(None);
+        };
+        self.catalog
+            .element_prior(object_id, first + (last - first) / 2)
     }
 }

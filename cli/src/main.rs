@@ -177,7 +177,7 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         observations: usize,
     },
-    /// Look at the catalog.
+    /// Look at the catalog, or enter known objects into it.
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
@@ -193,6 +193,16 @@ enum CatalogCommand {
         /// One JSON array of objects.
         #[arg(long)]
         json: bool,
+    },
+    /// Enter element sets (TLE text, optional name lines) as catalogued objects: a new object per NORAD number,
+    /// a newer epoch replaces an object's elements, an older or equal one changes nothing. The track stage then
+    /// correlates tracks with them (SGP4 and a nominal TLE covariance) and refines them.
+    Import {
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        /// TLE file.
+        #[arg(long)]
+        tle: PathBuf,
     },
 }
 
@@ -638,6 +648,33 @@ fn peak_rss_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
+fn import_tles(db: &Path, path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let tles = kessler_sim::parse_tles(&text).with_context(|| format!("{}", path.display()))?;
+    let mut catalog = Catalog::open(db)?;
+    let (mut created, mut unchanged) = (0, 0);
+    for tle in &tles {
+        match catalog.import_tle(tle)? {
+            Some(change) => {
+                created += 1;
+                println!(
+                    "{} <- NORAD {} {} (epoch {})",
+                    change.object_id,
+                    tle.norad_id(),
+                    tle.name().unwrap_or(""),
+                    tle.epoch()
+                );
+            }
+            None => unchanged += 1,
+        }
+    }
+    println!(
+        "{}: {created} element sets entered, {unchanged} already held (same or newer epoch)",
+        db.display()
+    );
+    Ok(())
+}
+
 fn list_catalog(db: &Path, json: bool) -> Result<()> {
     if !db.exists() {
         bail!(
@@ -651,18 +688,28 @@ fn list_catalog(db: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<8} {:<10} {:>6} {:>5} {:<32} {:>12} {:>9}",
-        "object", "status", "tracks", "obs", "orbit epoch (UTC)", "|r| km", "rms \""
+        "{:<8} {:<10} {:>6} {:>6} {:>5} {:<32} {:<6} {:>12} {:>9}",
+        "object",
+        "status",
+        "norad",
+        "tracks",
+        "obs",
+        "orbit epoch (UTC)",
+        "source",
+        "|r| km",
+        "rms \""
     );
     for o in objects {
         let r = o.orbit.state.r_km.iter().map(|x| x * x).sum::<f64>().sqrt();
         println!(
-            "{:<8} {:<10} {:>6} {:>5} {:<32} {:>12.1} {:>9.2}",
+            "{:<8} {:<10} {:>6} {:>6} {:>5} {:<32} {:<6} {:>12.1} {:>9.2}",
             o.id,
             o.status,
+            o.norad_id.map_or_else(|| "-".into(), |n| n.to_string()),
             o.tracks,
             o.observations,
             o.orbit.state.epoch.to_string(),
+            o.orbit_source,
             r,
             o.orbit.rms_arcsec
         );
@@ -862,5 +909,8 @@ async fn main() -> Result<()> {
         Command::Catalog {
             command: CatalogCommand::List { db, json },
         } => list_catalog(&db, json),
+        Command::Catalog {
+            command: CatalogCommand::Import { db, tle },
+        } => import_tles(&db, &tle),
     }
 }

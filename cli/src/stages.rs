@@ -232,6 +232,8 @@ pub struct TrackStats {
     pub replayed_frames: usize,
     pub tracks_stored: usize,
     pub tracklets_skipped: usize,
+    /// Tracklets whose exposures the catalog already held (a night replayed under new frame ids).
+    pub tracklets_duplicate: usize,
     pub dead_letters: usize,
 }
 
@@ -246,6 +248,13 @@ fn count_outcomes(outcomes: Vec<Outcome>, stats: &mut TrackStats) {
                     rms_arcsec = change.orbit.rms_arcsec,
                     "catalog updated"
                 );
+            }
+            Outcome::Duplicate {
+                streak_ids,
+                track_id,
+            } => {
+                stats.tracklets_duplicate += 1;
+                tracing::info!(?streak_ids, track_id, "tracklet already in the catalog");
             }
             Outcome::Skipped { streak_ids, reason } => {
                 stats.tracklets_skipped += 1;

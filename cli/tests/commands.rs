@@ -172,3 +172,44 @@ fn calibrate_measures_what_noise_reaches_on_frames_without_streaks() {
     let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(report["frames"], 1, "{report}");
 }
+
+/// `kessler catalog import` enters element sets once (a second import of the same file changes nothing), names
+/// the file of a broken set, and `catalog list` shows the objects with their NORAD numbers and orbit source.
+#[test]
+fn catalog_import_enters_element_sets_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let tle = dir.path().join("objects.tle");
+    std::fs::write(&tle, kessler_sim::DEFAULT_TLES).unwrap();
+    let (db_arg, tle_arg) = (db.to_str().unwrap(), tle.to_str().unwrap());
+    let first = kessler(&["catalog", "import", "--db", db_arg, "--tle", tle_arg]);
+    assert!(
+        first.contains("3 element sets entered, 0 already held"),
+        "{first}"
+    );
+    let second = kessler(&["catalog", "import", "--db", db_arg, "--tle", tle_arg]);
+    assert!(
+        second.contains("0 element sets entered, 3 already held"),
+        "{second}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&kessler(&["catalog", "list", "--db", db_arg, "--json"])).unwrap();
+    let objects = listed.as_array().unwrap();
+    assert_eq!(objects.len(), 3);
+    for o in objects {
+        assert_eq!(o["status"], "catalogued");
+        assert_eq!(o["orbit_source"], "tle");
+    }
+    assert_eq!(objects[0]["norad_id"], 28057);
+
+    let broken = dir.path().join("broken.tle");
+    std::fs::write(&broken, "CBERS 2\n1 28057U 03049A   06177.78615833\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
+        .args(["catalog", "import", "--db", db_arg, "--tle"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.tle"), "{stderr}");
+}

@@ -2,11 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::linalg::{V3, add, angle, norm, scale, sub, unit};
+use crate::fit::{Covariance6, Problem};
+use crate::linalg::{
+    V3, add, angle, norm, scale, spd_inverse6, spd_log_det6, spd_solve6, sub, unit,
+};
 use crate::measurement::{Observation, RaDec, StreakMeasurement, radec_of_state, separation};
 use crate::propagator::{StateGcrf, propagate_many};
 
-/// A sensible default for the `gate_rad` of [`correlate`] (rad): 3 deg. A single-pass fit predicts the next pass
+/// A sensible default for the coarse gate of [`correlate`] (rad): 3 deg. A single-pass fit predicts the next pass
 /// of a LEO object to about a degree; two unrelated objects rarely pass within 3 deg of each other along a whole
 /// tracklet.
 pub const DEFAULT_CORRELATION_GATE_RAD: f64 = 3.0 * std::f64::consts::PI / 180.0;
@@ -183,26 +186,99 @@ fn build_tracklet(streaks: &[StreakMeasurement], members: &[Member]) -> Tracklet
     }
 }
 
-/// Correlates a tracklet with known orbits: for each candidate `(id, state)`, the RMS angular distance (rad)
-/// between the tracklet's observations and the candidate's predictions (numerical propagation, light time); the
-/// candidate with the smallest RMS under `gate_rad` wins (see [`DEFAULT_CORRELATION_GATE_RAD`]).
+/// A known orbit as correlation sees it: catalog id, state and its covariance at the state's epoch (GCRF).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownOrbit {
+    pub id: String,
+    pub state: StateGcrf,
+    pub covariance: Covariance6,
+}
+
+/// Gates of [`correlate`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationGate {
+    /// Coarse gate (rad): largest RMS angular distance between the tracklet and the orbit's prediction; orbits
+    /// beyond it are not examined further.
+    pub coarse_rad: f64,
+    /// Statistical gate, in standard normal deviates: the squared Mahalanobis distance must lie under the
+    /// chi-square quantile of this one-sided normal probability (4: 0.99997) for the tracklet's degrees of freedom.
+    pub sigma: f64,
+}
+
+impl Default for CorrelationGate {
+    fn default() -> Self {
+        Self {
+            coarse_rad: DEFAULT_CORRELATION_GATE_RAD,
+            sigma: 4.0,
+        }
+    }
+}
+
+/// A tracklet's match with a known orbit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correlation {
+    /// Catalog id of the orbit.
+    pub id: String,
+    /// RMS angular distance between the observations and the orbit's prediction (rad).
+    pub rms_rad: f64,
+    /// Squared Mahalanobis distance of the residuals under the predicted covariance plus the measurement noise.
+    pub mahalanobis_sq: f64,
+    /// Its degrees of freedom (scalar residual components) and the gate it passed.
+    pub dof: usize,
+    pub gate: f64,
+}
+
+/// Chi-square quantile for `k` degrees of freedom at the normal deviate `z` (Wilson & Hilferty 1931:
+/// `(chi2 / k)^(1/3)` is close to normal with mean `1 - 2 / (9k)` and variance `2 / (9k)`).
+pub fn chi_square_quantile(k: usize, z: f64) -> f64 {
+    let k = k as f64;
+    let v = 2.0 / (9.0 * k);
+    k * (1.0 - v + z * v.sqrt()).powi(3)
+}
+
+/// Correlates a tracklet with known orbits and returns the best match that passes both gates.
+///
+/// For each orbit, the observations are predicted (numerical propagation, light time). Orbits whose RMS angular
+/// distance exceeds the coarse gate are dropped. For the rest, the whitened residuals `r` (2n components for n
+/// observations) and their partials `J = dr/dx` with respect to the orbit's state give the innovation covariance
+/// `S = J P J^T + I` (prediction plus measurement noise); the squared Mahalanobis distance `d2 = r^T S^-1 r` is
+/// computed through the Woodbury identity as `r^T r - b^T (P^-1 + J^T J)^-1 b` with `b = J^T r`, so only 6 x 6
+/// matrices are inverted (Bar-Shalom, Li & Kirubarajan, Estimation with Applications to Tracking and Navigation,
+/// 2001, sec. 5.4 for the gate). An orbit passes when `d2` lies under the chi-square quantile of the gate; among
+/// those that pass, the one with the smallest `d2 + ln det S` (the negative log likelihood, which does not let a
+/// poorly known orbit with a huge covariance win over a well-known one that fits) is the match.
 ///
 /// A one-streak tracklet has an unknown direction: both orientations are scored and the better one counts.
-/// Candidates that fail to propagate are skipped.
+/// Orbits that fail to propagate or whose covariance is not positive definite are skipped.
 pub fn correlate(
     tracklet: &Tracklet,
-    candidates: &[(String, StateGcrf)],
-    gate_rad: f64,
-) -> Option<(String, f64)> {
+    known: &[KnownOrbit],
+    gate: &CorrelationGate,
+) -> Option<Correlation> {
     let obs = &tracklet.observations;
     if obs.is_empty() {
         return None;
     }
+    let reversed: Vec<Observation> = obs
+        .iter()
+        .zip(obs.iter().rev())
+        .map(|(o, r)| Observation {
+            radec: r.radec,
+            ..o.clone()
+        })
+        .collect();
+    let orientations: Vec<&[Observation]> = if tracklet.streak_ids.len() == 1 && obs.len() == 2 {
+        vec![obs, &reversed]
+    } else {
+        vec![obs]
+    };
     let epochs: Vec<_> = obs.iter().map(|o| o.epoch).collect();
     let sites: Vec<V3> = obs.iter().map(|o| o.site.gcrf_km(o.epoch)).collect();
-    let mut best: Option<(String, f64)> = None;
-    for (id, state) in candidates {
-        let Ok(states) = propagate_many(state, &epochs) else {
+    let dof = 2 * obs.len();
+    let limit = chi_square_quantile(dof, gate.sigma);
+    let mut best: Option<(f64, Correlation)> = None;
+    for orbit in known {
+        let Ok(states) = propagate_many(&orbit.state, &epochs) else {
             continue;
         };
         let predicted: Vec<RaDec> = states
@@ -210,20 +286,61 @@ pub fn correlate(
             .zip(&sites)
             .map(|(s, site)| radec_of_state(*site, &s.to_array()))
             .collect();
-        let rms = |measured: &mut dyn Iterator<Item = &RaDec>| {
+        for measured in &orientations {
             let sum: f64 = measured
+                .iter()
                 .zip(&predicted)
-                .map(|(m, p)| separation(m, p).powi(2))
+                .map(|(m, p)| separation(&m.radec, p).powi(2))
                 .sum();
-            (sum / predicted.len() as f64).sqrt()
-        };
-        let mut score = rms(&mut obs.iter().map(|o| &o.radec));
-        if tracklet.streak_ids.len() == 1 && obs.len() == 2 {
-            score = score.min(rms(&mut obs.iter().rev().map(|o| &o.radec)));
-        }
-        if score < gate_rad && best.as_ref().is_none_or(|b| score < b.1) {
-            best = Some((id.clone(), score));
+            let rms_rad = (sum / predicted.len() as f64).sqrt();
+            if rms_rad >= gate.coarse_rad {
+                continue;
+            }
+            let Some((d2, log_det)) = mahalanobis(measured, orbit) else {
+                continue;
+            };
+            let score = d2 + log_det;
+            if d2 <= limit && best.as_ref().is_none_or(|b| score < b.0) {
+                best = Some((
+                    score,
+                    Correlation {
+                        id: orbit.id.clone(),
+                        rms_rad,
+                        mahalanobis_sq: d2,
+                        dof,
+                        gate: limit,
+                    },
+                ));
+            }
         }
     }
-    best
+    best.map(|(_, c)| c)
+}
+
+/// Squared Mahalanobis distance of `obs` from `orbit`'s prediction and `ln det S` (see [`correlate`]).
+fn mahalanobis(obs: &[Observation], orbit: &KnownOrbit) -> Option<(f64, f64)> {
+    let problem = Problem::optical(obs, orbit.state.epoch);
+    let (residuals, partials) = problem
+        .residuals_and_partials(orbit.state.to_array())
+        .ok()?;
+    let information = spd_inverse6(&orbit.covariance)?;
+    let mut m = information;
+    let mut b = [0.0; 6];
+    let mut rr = 0.0;
+    for (r, p) in residuals.iter().zip(&partials) {
+        for k in 0..2 {
+            rr += r[k] * r[k];
+            for i in 0..6 {
+                b[i] += p[k][i] * r[k];
+                for j in 0..6 {
+                    m[i][j] += p[k][i] * p[k][j];
+                }
+            }
+        }
+    }
+    let y = spd_solve6(&m, b)?;
+    let d2 = rr - (0..6).map(|i| b[i] * y[i]).sum::<f64>();
+    // Sylvester: det(I + J P J^T) = det(I + P J^T J) = det(P^-1 + J^T J) det(P).
+    let log_det = spd_log_det6(&m)? + spd_log_det6(&orbit.covariance)?;
+    Some((d2.max(0.0), log_det))
 }

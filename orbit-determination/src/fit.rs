@@ -10,6 +10,12 @@
 //! perturbed ones are integrated together as one system, so they share one step sequence and the differences are
 //! free of step-control noise. Perturbations are 1 m and 1 mm/s.
 //!
+//! A priori information (Tapley, Schutz & Born, Statistical Orbit Determination, 2004, sec. 4.6: the batch
+//! processor with an a priori estimate `x_p` and covariance `P_p`) adds `P_p^-1` to the normal matrix and
+//! `P_p^-1 (x_p - x)` to the right-hand side, and `(x - x_p)^T P_p^-1 (x - x_p)` to the cost: [`fit_tracking_with_prior`]
+//! refines a catalogued orbit (a TLE with its nominal accuracy) with a short new track that alone would not determine
+//! every direction of the state.
+//!
 //! Outliers are edited after convergence: an observation is rejected when a component's residual exceeds
 //! `k sigma max(1, rms)` (rms of the normalised residuals), then the fit is repeated, until the set settles.
 //! Covariance: `P = (A^T W A)^-1` at the solution, km and km/s, GCRF. The normalised RMS is
@@ -65,7 +71,9 @@ pub struct OrbitSolution {
     pub state: StateGcrf,
     /// Covariance of `[r, v]` at the solution epoch, GCRF (km^2, km^2/s, km^2/s^2).
     pub covariance: [[f64; 6]; 6],
-    /// Weighted post-fit RMS of the accepted angle residuals (arcsec); NaN when the fit had no angles.
+    /// Weighted post-fit RMS of the accepted angle residuals (arcsec); NaN when the fit had no angles (JSON
+    /// writes NaN as null, and null reads back as NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub rms_arcsec: f64,
     /// Post-fit RMS of the accepted residuals, each divided by its sigma (see the module doc).
     #[serde(default)]
@@ -84,6 +92,11 @@ pub struct OrbitSolution {
     pub accepted: Vec<bool>,
 }
 
+/// A number that JSON may hold as null (serde_json writes a NaN so).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Batch least-squares orbit fit to RA/Dec observations, starting from `initial` (any epoch).
 ///
 /// Needs at least three observations. When the iteration budget runs out before convergence, the best state
@@ -97,6 +110,17 @@ pub fn fit_orbit(
     fit_tracking(&tracking, initial, cfg)
 }
 
+/// A 6 x 6 covariance (or information) matrix of a state `[r, v]`: km^2, km^2/s, km^2/s^2 (inverse units for
+/// information).
+pub type Covariance6 = [[f64; 6]; 6];
+
+/// An a priori estimate of the state: mean and covariance at its epoch (GCRF; km, km/s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prior {
+    pub state: StateGcrf,
+    pub covariance: Covariance6,
+}
+
 /// Batch least-squares orbit fit to tracking measurements of any kind, starting from `initial` (any epoch).
 ///
 /// Needs at least six scalar components (three angle pairs, or six ranges, ...). Otherwise as [`fit_orbit`].
@@ -105,15 +129,50 @@ pub fn fit_tracking(
     initial: &StateGcrf,
     cfg: &FitConfig,
 ) -> Result<OrbitSolution, OdError> {
+    fit(obs, initial, None, cfg)
+}
+
+/// [`fit_tracking`] with a priori information (see the module doc). The solution epoch is the prior's epoch
+/// (`cfg.epoch` is ignored); with a prior, any number of observations (one angle pair and more) can be fitted.
+/// The reported RMS and chi-square are those of the observations alone; the covariance includes the prior.
+pub fn fit_tracking_with_prior(
+    obs: &[TrackingObservation],
+    initial: &StateGcrf,
+    prior: &Prior,
+    cfg: &FitConfig,
+) -> Result<OrbitSolution, OdError> {
+    let information = spd_inverse6(&prior.covariance)
+        .ok_or_else(|| OdError::Fit("prior covariance not positive definite".into()))?;
+    fit(
+        obs,
+        initial,
+        Some((prior.state, information)),
+        &FitConfig {
+            epoch: Some(prior.state.epoch),
+            ..*cfg
+        },
+    )
+}
+
+fn fit(
+    obs: &[TrackingObservation],
+    initial: &StateGcrf,
+    prior: Option<(StateGcrf, Covariance6)>,
+    cfg: &FitConfig,
+) -> Result<OrbitSolution, OdError> {
     let components: usize = obs.iter().map(TrackingObservation::components).sum();
-    if components < 6 || obs.len() < 3 {
+    if prior.is_none() && (components < 6 || obs.len() < 3) {
         return Err(OdError::TooFewObservations {
             got: obs.len(),
             needed: 3,
         });
     }
+    if obs.is_empty() {
+        return Err(OdError::TooFewObservations { got: 0, needed: 1 });
+    }
     let epoch = cfg.epoch.unwrap_or_else(|| middle_epoch(obs));
-    let problem = Problem::new(obs.to_vec(), epoch);
+    let mut problem = Problem::new(obs.to_vec(), epoch);
+    problem.prior = prior.map(|(s, info)| (s.to_array(), info));
     let start = if initial.epoch == epoch {
         *initial
     } else {
@@ -125,7 +184,7 @@ pub fn fit_tracking(
     for _ in 1..MAX_EDIT_ROUNDS {
         let normalized = problem.normalized_rms(&run.residuals, &accepted);
         let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma, normalized);
-        if edited == accepted || edited.iter().filter(|a| **a).count() < 3 {
+        if edited == accepted || (prior.is_none() && edited.iter().filter(|a| **a).count() < 3) {
             break;
         }
         accepted = edited;
@@ -171,17 +230,24 @@ pub(crate) struct Run {
 /// Partials of one observation's two residuals with respect to the six state components.
 type Partials = [[f64; 6]; 2];
 
-/// Observations, their sites at the reception times and the solution epoch.
+/// Observations, their sites at the reception times, the solution epoch and an optional prior (mean state at
+/// the solution epoch and its information matrix, the inverse covariance).
 pub(crate) struct Problem {
     obs: Vec<TrackingObservation>,
     sites: Vec<SiteAt>,
     epoch: Epoch,
+    prior: Option<([f64; 6], Covariance6)>,
 }
 
 impl Problem {
     pub(crate) fn new(obs: Vec<TrackingObservation>, epoch: Epoch) -> Self {
         let sites = obs.iter().map(|o| SiteAt::new(&o.site, o.epoch)).collect();
-        Self { obs, sites, epoch }
+        Self {
+            obs,
+            sites,
+            epoch,
+            prior: None,
+        }
     }
 
     /// The problem of optical observations.
@@ -209,7 +275,7 @@ impl Problem {
     }
 
     /// Residuals at `x` and their partials with respect to `x` (`d residual / d x`), central differences.
-    fn residuals_and_partials(
+    pub(crate) fn residuals_and_partials(
         &self,
         x: [f64; 6],
     ) -> Result<(Vec<[f64; 2]>, Vec<Partials>), OdError> {
@@ -245,6 +311,17 @@ impl Problem {
             .filter(|(i, _)| accepted[*i])
             .map(|(_, r)| r[0] * r[0] + r[1] * r[1])
             .sum()
+    }
+
+    /// The cost the iteration minimises: [`Self::cost`] plus the prior's `(x - x_p)^T P_p^-1 (x - x_p)`.
+    fn total_cost(&self, residuals: &[[f64; 2]], accepted: &[bool], x: &[f64; 6]) -> f64 {
+        let prior = self.prior.as_ref().map_or(0.0, |(mean, info)| {
+            let d: [f64; 6] = std::array::from_fn(|a| x[a] - mean[a]);
+            (0..6)
+                .map(|a| (0..6).map(|b| d[a] * info[a][b] * d[b]).sum::<f64>())
+                .sum()
+        });
+        self.cost(residuals, accepted) + prior
     }
 
     /// `sqrt(sum w r^2 / sum w)` over the accepted angle components (rad); NaN when there are none.
@@ -285,7 +362,7 @@ impl Problem {
         max_iterations: usize,
     ) -> Result<Run, OdError> {
         let (mut res, mut partials) = self.residuals_and_partials(x)?;
-        let mut cost = self.cost(&res, accepted);
+        let mut cost = self.total_cost(&res, accepted, &x);
         let mut lambda = 1e-3;
         let mut iterations = 0;
         let mut normal;
@@ -308,6 +385,14 @@ impl Problem {
                     }
                 }
             }
+            if let Some((mean, info)) = &self.prior {
+                for a in 0..6 {
+                    for b in 0..6 {
+                        normal[a][b] += info[a][b];
+                        rhs[a] += info[a][b] * (mean[b] - x[b]);
+                    }
+                }
+            }
             if done || iterations >= max_iterations {
                 break;
             }
@@ -325,7 +410,7 @@ impl Problem {
                 let trial: [f64; 6] = std::array::from_fn(|a| x[a] + dx[a]);
                 let trial_cost = self
                     .residuals(trial)
-                    .map(|r| self.cost(&r, accepted))
+                    .map(|r| self.total_cost(&r, accepted, &trial))
                     .unwrap_or(f64::INFINITY);
                 if trial_cost < cost {
                     improved = Some((trial, trial_cost));
@@ -341,7 +426,7 @@ impl Problem {
             done = (cost - trial_cost) <= CONVERGED_REL_COST * cost;
             x = trial;
             (res, partials) = self.residuals_and_partials(x)?;
-            cost = self.cost(&res, accepted);
+            cost = self.total_cost(&res, accepted, &x);
         }
         let rms = self.weighted_rms(&res, accepted);
         Ok(Run {

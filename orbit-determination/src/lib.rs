@@ -59,8 +59,12 @@ pub mod site;
 pub mod tle;
 pub mod tracking;
 
-pub use association::{LinkConfig, Tracklet, correlate, link_tracklets};
-pub use fit::{FitConfig, OrbitSolution, fit_orbit, fit_tracking};
+pub use association::{
+    Correlation, CorrelationGate, KnownOrbit, LinkConfig, Tracklet, correlate, link_tracklets,
+};
+pub use fit::{
+    Covariance6, FitConfig, OrbitSolution, Prior, fit_orbit, fit_tracking, fit_tracking_with_prior,
+};
 pub use frames::{itrf_to_gcrf_matrix, teme_to_gcrf};
 pub use hifitime::{Duration, Epoch};
 pub use iod::{initial_orbit, initial_orbit_from_positions};

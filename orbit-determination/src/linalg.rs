@@ -112,6 +112,11 @@ pub(crate) fn spd_solve6(a: &[[f64; 6]; 6], b: [f64; 6]) -> Option<[f64; 6]> {
     cholesky6(a).map(|l| cholesky_solve6(&l, b))
 }
 
+/// `ln det a` of a symmetric positive definite 6 x 6 matrix (twice the log of the Cholesky diagonal).
+pub(crate) fn spd_log_det6(a: &[[f64; 6]; 6]) -> Option<f64> {
+    cholesky6(a).map(|l| 2.0 * (0..6).map(|i| l[i][i].ln()).sum::<f64>())
+}
+
 fn cholesky6(a: &[[f64; 6]; 6]) -> Option<[[f64; 6]; 6]> {
     let mut l = [[0.0; 6]; 6];
     for i in 0..6 {

@@ -4,8 +4,18 @@ use hifitime::Epoch;
 use sgp4::chrono::{Datelike, Timelike};
 
 use crate::OdError;
+use crate::fit::{Covariance6, Prior};
 use crate::frames::teme_to_gcrf;
-use crate::propagator::StateGcrf;
+use crate::linalg::{cross, norm, unit};
+use crate::propagator::{MU_KM3_S2, StateGcrf};
+
+/// Nominal 1-sigma accuracy of a TLE at its epoch (km): radial, in-track, cross-track. Published comparisons of
+/// TLEs with precise orbits (Flohrer, Krag & Klinkrad, "Assessment and categorization of TLE orbit errors for the
+/// US SSN catalogue", AMOS 2008) put LEO errors at epoch at a few hundred metres radially and cross-track and up to
+/// about a kilometre in-track; these values are rounded up so that the gate they make is conservative.
+const TLE_SIGMA_RIC_KM: [f64; 3] = [1.0, 3.0, 1.0];
+/// Growth of the in-track 1-sigma with the age of the elements (km per day), from the same comparisons' drift.
+const TLE_IN_TRACK_GROWTH_KM_PER_DAY: f64 = 3.0;
 
 /// A parsed two-line element set and its SGP4 initialisation.
 ///
@@ -114,6 +124,43 @@ impl Tle {
             let sum = checksum(&l);
             format!("{l}{sum}")
         })
+    }
+
+    /// The TLE as a priori knowledge at `t`: the SGP4 state and a nominal covariance, diagonal in the orbit's
+    /// radial / in-track / cross-track frame, rotated to GCRF.
+    ///
+    /// Position sigmas are [`TLE_SIGMA_RIC_KM`], the in-track one growing by [`TLE_IN_TRACK_GROWTH_KM_PER_DAY`]
+    /// per day from the epoch. Velocity sigmas follow from relative motion on a near-circular orbit
+    /// (Clohessy-Wiltshire, Vallado 4th ed. sec. 6.8: a radial offset `x` comes with an in-track velocity of about
+    /// `2 n x` and an in-track offset `y` with a radial velocity of about `n y / 2`), `n` the mean motion at `t`.
+    /// A TLE carries no covariance: this is a model for gating and weighting, not a measured accuracy.
+    pub fn prior_at(&self, t: Epoch) -> Result<Prior, OdError> {
+        let state = self.state_gcrf(t)?;
+        let age_days = (t - self.epoch).to_seconds().abs() / 86_400.0;
+        let [sr, si0, sc] = TLE_SIGMA_RIC_KM;
+        let si = si0 + TLE_IN_TRACK_GROWTH_KM_PER_DAY * age_days;
+        let r = norm(state.r_km);
+        let v2: f64 = state.v_km_s.iter().map(|x| x * x).sum();
+        // Vis-viva for the semi-major axis, Kepler's third law for the mean motion (Vallado eqs. 1-31, 1-27).
+        let a = 1.0 / (2.0 / r - v2 / MU_KM3_S2);
+        let n = (MU_KM3_S2 / a.powi(3)).sqrt();
+        let sigmas = [sr, si, sc, 0.5 * n * si, 2.0 * n * sr, n * sc];
+        // Columns: radial, in-track (completing the triad), cross-track (along the angular momentum).
+        let radial = unit(state.r_km);
+        let normal = unit(cross(state.r_km, state.v_km_s));
+        let in_track = cross(normal, radial);
+        let axes = [radial, in_track, normal];
+        let mut covariance: Covariance6 = [[0.0; 6]; 6];
+        for block in 0..2 {
+            for i in 0..3 {
+                for j in 0..3 {
+                    covariance[3 * block + i][3 * block + j] = (0..3)
+                        .map(|k| axes[k][i] * sigmas[3 * block + k].powi(2) * axes[k][j])
+                        .sum();
+                }
+            }
+        }
+        Ok(Prior { state, covariance })
     }
 
     /// SGP4 state at `t` converted to GCRF (see [`teme_to_gcrf`]).

@@ -1,8 +1,9 @@
 //! Least-squares edge cases: outlier editing, too few observations, correlation gating, one-streak tracklets.
 
 use kessler_od::{
-    Duration, Epoch, FitConfig, LinkConfig, Observation, OdError, RaDec, Site, StreakMeasurement,
-    Tle, correlate, fit_orbit, initial_orbit, link_tracklets, predict_radec, topocentric_radec,
+    CorrelationGate, Duration, Epoch, FitConfig, KnownOrbit, LinkConfig, Observation, OdError,
+    RaDec, Site, StreakMeasurement, Tle, correlate, fit_orbit, initial_orbit, link_tracklets,
+    predict_radec, topocentric_radec,
 };
 
 const ARCSEC: f64 = std::f64::consts::PI / (180.0 * 3600.0);
@@ -94,22 +95,58 @@ fn lone_streak_correlates_in_either_orientation_and_gate_holds() {
     let truth = leo().state_gcrf(obs[0].epoch).unwrap();
     let mut wrong = truth;
     wrong.r_km[2] += 300.0;
-    let candidates = vec![("wrong".to_string(), wrong), ("right".to_string(), truth)];
+    let known = |id: &str, state, sigma_km: f64| KnownOrbit {
+        id: id.into(),
+        state,
+        covariance: std::array::from_fn(|i| {
+            std::array::from_fn(|j| match (i == j, i < 3) {
+                (false, _) => 0.0,
+                (true, true) => sigma_km.powi(2),
+                (true, false) => (1e-3 * sigma_km).powi(2),
+            })
+        }),
+    };
+    let candidates = vec![known("wrong", wrong, 1.0), known("right", truth, 1.0)];
+    let gate = CorrelationGate {
+        coarse_rad: 1.0f64.to_radians(),
+        ..CorrelationGate::default()
+    };
     for (a, b) in [(obs[0].radec, obs[1].radec), (obs[1].radec, obs[0].radec)] {
         let tracklets = link_tracklets(&[streak(a, b)], &LinkConfig::default());
         assert_eq!(tracklets.len(), 1);
         // A lone streak keeps its given orientation: `a` is taken as the start.
         assert_eq!(tracklets[0].observations[0].radec, a);
         assert_eq!(tracklets[0].observations[0].id, "frame-9/s0/start");
-        let (id, rms) = correlate(&tracklets[0], &candidates, 1.0f64.to_radians()).unwrap();
-        assert_eq!(id, "right");
+        let matched = correlate(&tracklets[0], &candidates, &gate).unwrap();
+        assert_eq!(matched.id, "right");
         // Two seconds of J2..J6 propagation against SGP4: milliarcseconds.
-        assert!(rms < 0.01 * ARCSEC, "rms {rms}");
+        assert!(matched.rms_rad < 0.01 * ARCSEC, "rms {}", matched.rms_rad);
+        assert!(matched.mahalanobis_sq < 1e-3, "{matched:?}");
     }
     // Far outside any gate: no candidate.
     let tracklets = link_tracklets(
         &[streak(obs[0].radec, obs[1].radec)],
         &LinkConfig::default(),
     );
-    assert!(correlate(&tracklets[0], &candidates[..1], 1.0f64.to_radians()).is_none());
+    assert!(correlate(&tracklets[0], &candidates[..1], &gate).is_none());
+
+    // Inside the coarse gate but not the statistical one: 8 km off (a few tenths of a degree from ~1000 km) is
+    // 8 sigma of a 1 km covariance, and a plausible 0.8 sigma of a 10 km one.
+    let mut near = truth;
+    near.r_km[0] += 8.0;
+    let tight = [known("near", near, 1.0)];
+    assert!(correlate(&tracklets[0], &tight, &gate).is_none());
+    let loose = [known("near", near, 10.0)];
+    let matched = correlate(&tracklets[0], &loose, &gate).expect("within 10 km sigma");
+    assert!(matched.rms_rad < gate.coarse_rad && matched.mahalanobis_sq < matched.gate);
+}
+
+/// The chi-square quantile of the gate (Wilson-Hilferty) against tabulated values.
+#[test]
+fn chi_square_quantile_matches_tables() {
+    // z = 2.326 (p = 0.99): chi2_0.99(2) = 9.210, (10) = 23.209, (40) = 63.691.
+    for (k, table) in [(2, 9.210), (10, 23.209), (40, 63.691)] {
+        let q = kessler_od::association::chi_square_quantile(k, 2.326_348);
+        assert!((q - table).abs() / table < 0.01, "k {k}: {q} vs {table}");
+    }
 }

@@ -13,11 +13,10 @@
 
 use std::collections::HashMap;
 
-use kessler_od::association::DEFAULT_CORRELATION_GATE_RAD;
 use kessler_od::{
-    Duration, Epoch, FitConfig, LinkConfig, Observation, RaDec, Site, StateGcrf, StreakMeasurement,
-    Tle, Tracklet, correlate, fit_orbit, initial_orbit, itrf_to_gcrf_matrix, link_tracklets,
-    topocentric_radec,
+    CorrelationGate, Duration, Epoch, FitConfig, KnownOrbit, LinkConfig, Observation, RaDec, Site,
+    StreakMeasurement, Tle, Tracklet, correlate, fit_orbit, initial_orbit, itrf_to_gcrf_matrix,
+    link_tracklets, topocentric_radec,
 };
 
 const ARCSEC: f64 = std::f64::consts::PI / (180.0 * 3600.0);
@@ -257,7 +256,7 @@ fn run_night(objects: &[(&'static str, &str, &str)], link_cfg: LinkConfig) {
     // The tracking stage: tracklets in time order; correlate, or start a new object.
     let mut sorted: Vec<&Tracklet> = tracklets.iter().collect();
     sorted.sort_by_key(|t| t.observations[0].epoch);
-    let mut known: Vec<(String, StateGcrf)> = Vec::new();
+    let mut known: Vec<KnownOrbit> = Vec::new();
     let mut sigma_of: HashMap<String, f64> = HashMap::new();
     let mut obs_of: HashMap<String, Vec<Observation>> = HashMap::new();
     let mut object_of_candidate: HashMap<String, &str> = HashMap::new();
@@ -265,8 +264,9 @@ fn run_night(objects: &[(&'static str, &str, &str)], link_cfg: LinkConfig) {
     let mut correlations = 0;
     for t in sorted {
         let object = truth_of[&t.streak_ids[0]].0;
-        match correlate(t, &known, DEFAULT_CORRELATION_GATE_RAD) {
-            Some((id, rms_rad)) => {
+        match correlate(t, &known, &CorrelationGate::default()) {
+            Some(matched) => {
+                let id = matched.id;
                 assert_eq!(
                     object_of_candidate[&id], object,
                     "correlated to the wrong object"
@@ -274,17 +274,20 @@ fn run_night(objects: &[(&'static str, &str, &str)], link_cfg: LinkConfig) {
                 correlations += 1;
                 let all = obs_of.get_mut(&id).unwrap();
                 all.extend(t.observations.iter().cloned());
-                let previous = known.iter().find(|(k, _)| *k == id).unwrap().1;
+                let previous = known.iter().find(|k| k.id == id).unwrap().state;
                 let fit = fit_orbit(all, &previous, &cfg).unwrap();
                 eprintln!(
-                    "{object}: correlated with {id} at {:.1}\" rms, refit on {} obs: rms {:.2}\", {} iterations, {} rejected",
-                    rms_rad / ARCSEC,
+                    "{object}: correlated with {id} at {:.1}\" rms, d2 {:.1} (gate {:.1}), refit on {} obs: rms {:.2}\", {} iterations, {} rejected",
+                    matched.rms_rad / ARCSEC,
+                    matched.mahalanobis_sq,
+                    matched.gate,
                     all.len(),
                     fit.rms_arcsec,
                     fit.iterations,
                     fit.observations_rejected
                 );
-                known.iter_mut().find(|(k, _)| *k == id).unwrap().1 = fit.state;
+                let entry = known.iter_mut().find(|k| k.id == id).unwrap();
+                (entry.state, entry.covariance) = (fit.state, fit.covariance);
                 sigma_of.insert(id, position_sigma_km(&fit.covariance));
             }
             None => {
@@ -302,13 +305,17 @@ fn run_night(objects: &[(&'static str, &str, &str)], link_cfg: LinkConfig) {
                 object_of_candidate.insert(id.clone(), object);
                 sigma_of.insert(id.clone(), position_sigma_km(&fit.covariance));
                 obs_of.insert(id.clone(), t.observations.clone());
-                known.push((id, fit.state));
+                known.push(KnownOrbit {
+                    id,
+                    state: fit.state,
+                    covariance: fit.covariance,
+                });
             }
         }
     }
     assert_eq!(known.len(), truths.len(), "one catalog entry per object");
     assert_eq!(correlations, tracklets.len() - truths.len());
-    for (id, state) in &known {
+    for KnownOrbit { id, state, .. } in &known {
         let object = object_of_candidate[id];
         let truth = truths.iter().find(|t| t.name == object).unwrap();
         let r_true = truth.tle.state_gcrf(state.epoch).unwrap().r_km;

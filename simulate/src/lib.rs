@@ -19,10 +19,12 @@
 //! ```
 
 mod radar;
+mod streaks;
 
 use std::path::Path;
 
 pub use radar::{RadarScenario, simulate_radar};
+pub use streaks::{SimStreak, simulate_streaks};
 
 use kessler_ingest::dataset::{TruthRow, write_truth};
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, TanWcs, fits};
@@ -186,16 +188,21 @@ fn site_of(g: &GeodeticSite) -> Site {
 struct Target<'a> {
     tle: &'a Tle,
     site: Site,
+    /// The true object runs this much ahead of its elements (an in-track error of the element set): its position
+    /// at `t` is the elements' at `t + ahead`.
+    ahead: Duration,
 }
 
 impl Target<'_> {
-    /// The object's GCRF state at `t` (SGP4), its failure named with the object and time.
+    /// The object's GCRF position and velocity at `t` (SGP4), its failure named with the object and time.
     fn state(&self, t: Epoch) -> Result<StateGcrf, SimError> {
-        self.tle.state_gcrf(t).map_err(|e| SimError::Propagation {
-            norad: self.tle.norad_id(),
-            at: t.to_string(),
-            message: e.to_string(),
-        })
+        self.tle
+            .state_gcrf(t + self.ahead)
+            .map_err(|e| SimError::Propagation {
+                norad: self.tle.norad_id(),
+                at: t.to_string(),
+                message: e.to_string(),
+            })
     }
 
     fn radec_deg(&self, t: Epoch) -> Result<(f64, f64), SimError> {
@@ -359,7 +366,14 @@ pub fn simulate(
 ) -> Result<Night, SimError> {
     let objects = parse_tles(&scenario.tles)?;
     let site = site_of(&scenario.site);
-    let targets: Vec<Target> = objects.iter().map(|tle| Target { tle, site }).collect();
+    let targets: Vec<Target> = objects
+        .iter()
+        .map(|tle| Target {
+            tle,
+            site,
+            ahead: Duration::ZERO,
+        })
+        .collect();
     let visits = plan_visits(scenario, &targets)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let snr: Vec<f64> = targets
