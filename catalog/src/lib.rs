@@ -12,7 +12,7 @@
 //! SGP4 with its nominal accuracy ([`kessler_od::Tle::prior_at`]) while an object has no fit yet.
 //!
 //! CCSDS formats: [`tdm`] reads Tracking Data Messages into tracking measurements, [`oem`] writes a fitted orbit
-//! and its covariance as an Orbit Ephemeris Message.
+//! and its covariance as an Orbit Ephemeris Message, [`omm`] an SGP4 element set as an Orbit Mean-elements Message.
 //!
 //! ```
 //! use kessler_catalog::Catalog;
@@ -21,6 +21,7 @@
 //! ```
 
 pub mod oem;
+pub mod omm;
 pub mod tdm;
 pub mod track;
 

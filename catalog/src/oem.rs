@@ -4,9 +4,11 @@
 use hifitime::Epoch;
 use kessler_od::OrbitSolution;
 
-/// `t` as a CCSDS UTC time, `YYYY-MM-DDThh:mm:ss.ffffff`.
+/// `t` as a CCSDS UTC time, `YYYY-MM-DDThh:mm:ss.ffffff` (rounded to the microsecond).
 pub fn ccsds_utc(t: Epoch) -> String {
-    let (y, mo, d, h, mi, s, ns) = t.to_gregorian_utc();
+    let (y, mo, d, h, mi, s, ns) = t
+        .round(hifitime::Duration::from_microseconds(1.0))
+        .to_gregorian_utc();
     format!(
         "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}",
         ns / 1_000

@@ -165,9 +165,12 @@ enum Command {
         /// from the data.
         #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         initial: Option<Vec<f64>>,
-        /// OBJECT_NAME of the OEM.
+        /// OBJECT_NAME of the OEM / OMM, name line of the TLE.
         #[arg(long, default_value = "UNKNOWN")]
         object: String,
+        /// NORAD catalog number of the OMM / TLE (Alpha-5 above 99999).
+        #[arg(long, default_value_t = 99999)]
+        norad: u64,
     },
     /// Time batch least-squares fits of a simulated optical track (one thread): median ms per fit, fits per second.
     BenchOd {
@@ -880,13 +883,14 @@ async fn main() -> Result<()> {
             format,
             initial,
             object,
+            norad,
         } => {
             let initial = match initial {
                 Some(v) if v.len() != 6 => bail!("--initial takes 6 numbers, {} given", v.len()),
                 Some(v) => Some(std::array::from_fn(|i| v[i])),
                 None => None,
             };
-            let (solution, fit) = kessler::od::run(&tdm, &sites, initial)?;
+            let (solution, fit, obs) = kessler::od::run(&tdm, &sites, initial)?;
             match format {
                 kessler::od::Format::Json => println!("{}", serde_json::to_string(&solution)?),
                 kessler::od::Format::Oem => print!(
@@ -898,6 +902,22 @@ async fn main() -> Result<()> {
                         hifitime::Epoch::now()?
                     )
                 ),
+                kessler::od::Format::Omm => {
+                    let elements = kessler::od::mean_elements(&obs, &fit, norad, &object)?;
+                    print!(
+                        "{}",
+                        kessler_catalog::omm::write_omm(
+                            &elements.tle,
+                            Some((&elements.covariance, "GCRF")),
+                            hifitime::Epoch::now()?
+                        )
+                    );
+                }
+                kessler::od::Format::Tle => {
+                    let elements = kessler::od::mean_elements(&obs, &fit, norad, &object)?;
+                    let [l1, l2] = elements.tle.to_lines();
+                    println!("{object}\n{l1}\n{l2}");
+                }
             }
             Ok(())
         }

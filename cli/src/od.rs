@@ -26,8 +26,8 @@ use anyhow::{Context, Result, bail};
 use kessler_catalog::tdm::{StationNoise, Tdm};
 use kessler_od::tracking::position_from_range_az_el;
 use kessler_od::{
-    FitConfig, Measured, Observation, OrbitSolution, Site, StateGcrf, TrackingObservation,
-    fit_tracking, initial_orbit, initial_orbit_from_positions,
+    FitConfig, Measured, Observation, OrbitSolution, Site, StateGcrf, TleHeader, TleSolution,
+    TrackingObservation, fit_tle, fit_tracking, initial_orbit, initial_orbit_from_positions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,10 @@ struct Station {
 pub enum Format {
     Json,
     Oem,
+    /// SGP4 mean elements fitted to the same observations, as an Orbit Mean-elements Message.
+    Omm,
+    /// The same element set as a TLE (name line and two lines).
+    Tle,
 }
 
 /// The `--format json` object.
@@ -208,7 +212,7 @@ pub fn run(
     tdm: &Path,
     sites: &Path,
     initial: Option<[f64; 6]>,
-) -> Result<(Solution, OrbitSolution)> {
+) -> Result<(Solution, OrbitSolution, Vec<TrackingObservation>)> {
     let stations = read_sites(sites)?;
     let name = tdm.display().to_string();
     let text = std::fs::read_to_string(tdm).with_context(|| format!("reading {name}"))?;
@@ -261,7 +265,35 @@ pub fn run(
             earth_orientation: "zero (UT1 = UTC, no polar motion)",
         },
         fit,
+        obs,
     ))
+}
+
+/// SGP4 mean elements fitted to `obs` from the numerical `fit` ([`fit_tle`], epoch the middle observation), for
+/// `--format omm|tle`; B* is zero (one tracking arc does not determine drag).
+pub fn mean_elements(
+    obs: &[TrackingObservation],
+    fit: &OrbitSolution,
+    norad_id: u64,
+    name: &str,
+) -> Result<TleSolution> {
+    let header = TleHeader {
+        norad_id,
+        name: Some(name.to_string()),
+        international_designator: None,
+        bstar: 0.0,
+        mean_motion_dot: 0.0,
+        mean_motion_ddot: 0.0,
+    };
+    let solution = fit_tle(obs, &fit.state, &header, &FitConfig::default())?;
+    eprintln!(
+        "SGP4 mean elements: {} iterations, normalised rms {:.3} ({:.3} for the numerical fit), {} rejected",
+        solution.iterations,
+        solution.normalized_rms,
+        fit.normalized_rms,
+        solution.observations_rejected
+    );
+    Ok(solution)
 }
 
 /// `kessler bench-od`: median wall time of [`fit_tracking`] on one pass of a LEO object (NORAD 28057 from

@@ -103,6 +103,38 @@ fn geos3_fit_from_the_nominal_start_matches_the_published_answer() {
         oem.contains("REF_FRAME = GCRF") && oem.contains("COVARIANCE_START"),
         "{oem}"
     );
+
+    // SGP4 mean elements fitted to the same data: a TLE that parses, whose SGP4 state at the first observation
+    // lies near the numerical fit's, and an OMM of the same elements.
+    let tle = od(&[
+        "--tdm", tdm, "--sites", sites, "--format", "tle", "--object", "GEOS 3", "--norad", "7734",
+    ]);
+    let stderr = String::from_utf8_lossy(&tle.stderr);
+    assert!(tle.status.success(), "{stderr}");
+    let text = String::from_utf8(tle.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "GEOS 3");
+    let elements = kessler_od::Tle::parse(Some(lines[0]), lines[1], lines[2]).unwrap();
+    assert_eq!(elements.norad_id(), 7734);
+    let first = kessler_od::Epoch::from_gregorian_utc_hms(1995, 1, 29, 2, 38, 37);
+    let r = elements.state_gcrf(first).unwrap().r_km;
+    let distance = (0..3).map(|i| (r[i] - book[i]).powi(2)).sum::<f64>().sqrt();
+    assert!(
+        distance < 15.0,
+        "SGP4 elements {distance} km from the book's answer: {text}\n{stderr}"
+    );
+    let omm = od(&[
+        "--tdm", tdm, "--sites", sites, "--format", "omm", "--object", "GEOS 3",
+    ]);
+    let omm = String::from_utf8(omm.stdout).unwrap();
+    assert!(
+        omm.starts_with("CCSDS_OMM_VERS = 2.0")
+            && omm.contains("MEAN_ELEMENT_THEORY = SGP4")
+            && omm.contains("OBJECT_NAME = GEOS 3")
+            && omm.contains("CZ_DOT_Z_DOT = "),
+        "{omm}"
+    );
 }
 
 #[test]

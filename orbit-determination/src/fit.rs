@@ -178,13 +178,47 @@ fn fit(
     } else {
         propagate(initial, epoch)?
     };
-    let mut accepted = vec![true; obs.len()];
-    let mut run = problem.solve(start.to_array(), &accepted, cfg.max_iterations)?;
+    let e = estimate(&problem, start.to_array(), cfg, prior.is_some())?;
+    Ok(OrbitSolution {
+        state: StateGcrf::from_array(epoch, e.x),
+        covariance: e.covariance,
+        rms_arcsec: e.rms_rad * ARCSEC_PER_RAD,
+        normalized_rms: e.normalized_rms,
+        chi_square: e.chi_square,
+        iterations: e.iterations,
+        observations_used: e.used,
+        observations_rejected: obs.len() - e.used,
+        accepted: e.accepted,
+    })
+}
+
+/// The outcome of [`estimate`]: parameters, their covariance and the fit report.
+pub(crate) struct Estimate {
+    pub(crate) x: [f64; 6],
+    pub(crate) covariance: Covariance6,
+    pub(crate) rms_rad: f64,
+    pub(crate) normalized_rms: f64,
+    pub(crate) chi_square: f64,
+    pub(crate) iterations: usize,
+    pub(crate) used: usize,
+    pub(crate) accepted: Vec<bool>,
+}
+
+/// Levenberg-Marquardt from `start` with k-sigma outlier editing rounds (see the module doc); `any_count` lets
+/// fewer than three observations remain (a prior determines the rest).
+pub(crate) fn estimate(
+    problem: &Problem,
+    start: [f64; 6],
+    cfg: &FitConfig,
+    any_count: bool,
+) -> Result<Estimate, OdError> {
+    let mut accepted = vec![true; problem.obs.len()];
+    let mut run = problem.solve(start, &accepted, cfg.max_iterations)?;
     let mut iterations = run.iterations;
     for _ in 1..MAX_EDIT_ROUNDS {
         let normalized = problem.normalized_rms(&run.residuals, &accepted);
         let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma, normalized);
-        if edited == accepted || (prior.is_none() && edited.iter().filter(|a| **a).count() < 3) {
+        if edited == accepted || (!any_count && edited.iter().filter(|a| **a).count() < 3) {
             break;
         }
         accepted = edited;
@@ -193,22 +227,20 @@ fn fit(
     }
     let covariance = spd_inverse6(&run.normal)
         .ok_or_else(|| OdError::Fit("normal matrix not positive definite".into()))?;
-    let used = accepted.iter().filter(|a| **a).count();
-    Ok(OrbitSolution {
-        state: StateGcrf::from_array(epoch, run.x),
+    Ok(Estimate {
+        x: run.x,
         covariance,
-        rms_arcsec: run.rms * ARCSEC_PER_RAD,
+        rms_rad: run.rms,
         normalized_rms: problem.normalized_rms(&run.residuals, &accepted),
         chi_square: problem.cost(&run.residuals, &accepted),
         iterations,
-        observations_used: used,
-        observations_rejected: obs.len() - used,
+        used: accepted.iter().filter(|a| **a).count(),
         accepted,
     })
 }
 
 /// The observation epoch closest to the middle of the arc.
-fn middle_epoch(obs: &[TrackingObservation]) -> Epoch {
+pub(crate) fn middle_epoch(obs: &[TrackingObservation]) -> Epoch {
     let first = obs.iter().map(|o| o.epoch).min().unwrap_or(obs[0].epoch);
     let last = obs.iter().map(|o| o.epoch).max().unwrap_or(obs[0].epoch);
     let mid = first + (last - first) / 2;
@@ -230,22 +262,53 @@ pub(crate) struct Run {
 /// Partials of one observation's two residuals with respect to the six state components.
 type Partials = [[f64; 6]; 2];
 
-/// Observations, their sites at the reception times, the solution epoch and an optional prior (mean state at
-/// the solution epoch and its information matrix, the inverse covariance).
+/// How six parameters become GCRF states `[r, v]` (km, km/s) at the observation epochs.
+pub(crate) trait Trajectory {
+    /// The states of every member of `members` at each of `at`: `out[k][m]` is member `m` at `at[k]`.
+    fn states(&self, members: &[[f64; 6]], at: &[Epoch]) -> Result<Vec<Vec<[f64; 6]>>, OdError>;
+    /// Finite-difference step of parameter `j`.
+    fn delta(&self, j: usize) -> f64;
+}
+
+/// The parameters are the Cartesian state at `epoch`, integrated numerically ([`propagate_bundle`]).
+struct Numerical {
+    epoch: Epoch,
+}
+
+impl Trajectory for Numerical {
+    fn states(&self, members: &[[f64; 6]], at: &[Epoch]) -> Result<Vec<Vec<[f64; 6]>>, OdError> {
+        propagate_bundle(self.epoch, members, at)
+    }
+
+    fn delta(&self, j: usize) -> f64 {
+        if j < 3 { DELTA_R_KM } else { DELTA_V_KM_S }
+    }
+}
+
+/// Observations, their sites at the reception times, how parameters map to states, and an optional prior (mean
+/// parameters and their information matrix, the inverse covariance).
 pub(crate) struct Problem {
     obs: Vec<TrackingObservation>,
     sites: Vec<SiteAt>,
-    epoch: Epoch,
+    trajectory: Box<dyn Trajectory>,
     prior: Option<([f64; 6], Covariance6)>,
 }
 
 impl Problem {
+    /// Cartesian state at `epoch`, numerical propagation.
     pub(crate) fn new(obs: Vec<TrackingObservation>, epoch: Epoch) -> Self {
+        Self::with_trajectory(obs, Box::new(Numerical { epoch }))
+    }
+
+    pub(crate) fn with_trajectory(
+        obs: Vec<TrackingObservation>,
+        trajectory: Box<dyn Trajectory>,
+    ) -> Self {
         let sites = obs.iter().map(|o| SiteAt::new(&o.site, o.epoch)).collect();
         Self {
             obs,
             sites,
-            epoch,
+            trajectory,
             prior: None,
         }
     }
@@ -261,7 +324,7 @@ impl Problem {
 
     /// Whitened residuals of every observation for the state `x` at the solution epoch.
     pub(crate) fn residuals(&self, x: [f64; 6]) -> Result<Vec<[f64; 2]>, OdError> {
-        let states = propagate_bundle(self.epoch, &[x], &self.epochs())?;
+        let states = self.trajectory.states(&[x], &self.epochs())?;
         Ok(self.residuals_of(&states, 0))
     }
 
@@ -281,18 +344,17 @@ impl Problem {
     ) -> Result<(Vec<[f64; 2]>, Vec<Partials>), OdError> {
         let mut bundle = vec![x];
         for j in 0..6 {
-            let d = if j < 3 { DELTA_R_KM } else { DELTA_V_KM_S };
             for sign in [1.0, -1.0] {
                 let mut xp = x;
-                xp[j] += sign * d;
+                xp[j] += sign * self.trajectory.delta(j);
                 bundle.push(xp);
             }
         }
-        let states = propagate_bundle(self.epoch, &bundle, &self.epochs())?;
+        let states = self.trajectory.states(&bundle, &self.epochs())?;
         let nominal = self.residuals_of(&states, 0);
         let mut partials = vec![[[0.0; 6]; 2]; self.obs.len()];
         for j in 0..6 {
-            let d = if j < 3 { DELTA_R_KM } else { DELTA_V_KM_S };
+            let d = self.trajectory.delta(j);
             let plus = self.residuals_of(&states, 1 + 2 * j);
             let minus = self.residuals_of(&states, 2 + 2 * j);
             for (p, (rp, rm)) in partials.iter_mut().zip(plus.iter().zip(&minus)) {
@@ -304,7 +366,7 @@ impl Problem {
     }
 
     /// `b^T W b` over the accepted observations (whitened residuals: the sum of their squares).
-    fn cost(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
+    pub(crate) fn cost(&self, residuals: &[[f64; 2]], accepted: &[bool]) -> f64 {
         residuals
             .iter()
             .enumerate()

@@ -58,6 +58,12 @@ pub fn teme_to_gcrf(t: Epoch, r_km: [f64; 3], v_km_s: [f64; 3]) -> ([f64; 3], [f
     (mat_vec(&q, r_km), mat_vec(&q, v_km_s))
 }
 
+/// GCRF -> TEME at `t`, the inverse of [`teme_to_gcrf`] (position in km, velocity in km/s).
+pub fn gcrf_to_teme(t: Epoch, r_km: [f64; 3], v_km_s: [f64; 3]) -> ([f64; 3], [f64; 3]) {
+    let q = transpose(&teme_to_gcrf_matrix(t));
+    (mat_vec(&q, r_km), mat_vec(&q, v_km_s))
+}
+
 /// Pole of the Earth-fixed frame (the CIP) expressed in GCRF at `t`: the z axis of ITRF, unit vector.
 pub(crate) fn cip_pole_gcrf(t: Epoch) -> V3 {
     let m = itrf_to_gcrf_matrix(t);

@@ -13,7 +13,10 @@
 //!   into [`Tracklet`]s of oriented [`Observation`]s; [`correlate`] matches a tracklet with known orbits;
 //!   [`initial_orbit`] (Gauss) and [`fit_orbit`] (batch least squares) give an [`OrbitSolution`] for the rest.
 //! - [`TrackingObservation`]s carry any [`Measured`] kind (RA/Dec, [`AzEl`], range, range rate; [`tracking`]);
-//!   [`fit_tracking`] fits a mix of them, and [`initial_orbit_from_positions`] starts radar fits.
+//!   [`fit_tracking`] fits a mix of them (with a [`Prior`]: [`fit_tracking_with_prior`]), and
+//!   [`initial_orbit_from_positions`] starts radar fits. [`fit_tle`] fits SGP4 mean elements (a TLE) instead.
+//! - [`correlate`] gates with the Mahalanobis distance under each [`KnownOrbit`]'s covariance; [`Tle::prior_at`]
+//!   gives an element set's nominal covariance.
 //!
 //! Frames use zero Earth orientation parameters (UT1 = UTC, no polar motion), see [`frames`].
 //!
@@ -57,6 +60,7 @@ pub mod measurement;
 pub mod propagator;
 pub mod site;
 pub mod tle;
+pub mod tle_fit;
 pub mod tracking;
 
 pub use association::{
@@ -72,6 +76,7 @@ pub use measurement::{Observation, RaDec, StreakMeasurement, predict_radec, topo
 pub use propagator::{StateGcrf, propagate, propagate_many};
 pub use site::Site;
 pub use tle::Tle;
+pub use tle_fit::{TleHeader, TleSolution, fit_tle};
 pub use tracking::{AzEl, Measured, TrackingObservation};
 
 /// Errors of the orbit-determination crate.

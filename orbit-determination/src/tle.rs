@@ -37,6 +37,11 @@ impl Tle {
             line2.trim_end().as_bytes(),
         )
         .map_err(|e| OdError::Tle(e.to_string()))?;
+        Self::from_elements(elements)
+    }
+
+    /// SGP4 initialised on `elements` (their epoch is `elements.datetime`, UTC).
+    pub(crate) fn from_elements(elements: sgp4::Elements) -> Result<Tle, OdError> {
         let constants = sgp4::Constants::from_elements_afspc_compatibility_mode(&elements)
             .map_err(|e| OdError::Tle(e.to_string()))?;
         let d = elements.datetime;
@@ -54,6 +59,11 @@ impl Tle {
             constants,
             epoch,
         })
+    }
+
+    /// The mean elements as the `sgp4` crate holds them (degrees, revolutions per day, B* in 1/earth radii).
+    pub fn elements(&self) -> &sgp4::Elements {
+        &self.elements
     }
 
     /// NORAD catalog number.
