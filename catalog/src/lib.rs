@@ -267,6 +267,7 @@ impl Catalog {
             observations_used: 0,
             observations_rejected: 0,
             accepted: vec![],
+            biases: vec![],
         };
         let change = Self::record_orbit(&tx, &object_id, "imported", "", 0, &solution, "tle")?;
         tx.commit()?;
@@ -695,6 +696,7 @@ mod tests {
             observations_used: 2,
             observations_rejected: 0,
             accepted: vec![],
+            biases: vec![],
         }
     }
 

@@ -70,6 +70,7 @@ mod tests {
             observations_used: 30,
             observations_rejected: 0,
             accepted: vec![],
+            biases: vec![],
         };
         let oem = write_oem("GEOS-3", "1975-027A", &solution, epoch);
         assert!(oem.starts_with("CCSDS_OEM_VERS = 2.0\n"));

@@ -171,6 +171,9 @@ enum Command {
         /// NORAD catalog number of the OMM / TLE (Alpha-5 above 99999).
         #[arg(long, default_value_t = 99999)]
         norad: u64,
+        /// Estimate a constant bias per station and measured component with the orbit (JSON: "biases").
+        #[arg(long)]
+        estimate_biases: bool,
     },
     /// Time batch least-squares fits of a simulated optical track (one thread): median ms per fit, fits per second.
     BenchOd {
@@ -884,13 +887,14 @@ async fn main() -> Result<()> {
             initial,
             object,
             norad,
+            estimate_biases,
         } => {
             let initial = match initial {
                 Some(v) if v.len() != 6 => bail!("--initial takes 6 numbers, {} given", v.len()),
                 Some(v) => Some(std::array::from_fn(|i| v[i])),
                 None => None,
             };
-            let (solution, fit, obs) = kessler::od::run(&tdm, &sites, initial)?;
+            let (solution, fit, obs) = kessler::od::run(&tdm, &sites, initial, estimate_biases)?;
             match format {
                 kessler::od::Format::Json => println!("{}", serde_json::to_string(&solution)?),
                 kessler::od::Format::Oem => print!(

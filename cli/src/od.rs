@@ -89,6 +89,20 @@ pub struct Solution {
     pub initial_orbit: &'static str,
     /// "zero (UT1 = UTC, no polar motion)".
     pub earth_orientation: &'static str,
+    /// With `--estimate-biases`: one per station and measured component (measured = true + bias).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub biases: Vec<BiasReport>,
+}
+
+/// An estimated station bias in the `--format json` object.
+#[derive(Debug, Serialize)]
+pub struct BiasReport {
+    pub station: String,
+    /// `range_km`, `range_rate_km_s`, `azimuth_rad`, `elevation_rad`, `ra_rad` or `dec_rad`.
+    pub component: String,
+    pub value: f64,
+    pub sigma: f64,
+    pub measurements: usize,
 }
 
 /// Reads the sites file: station name -> site and noise.
@@ -212,6 +226,7 @@ pub fn run(
     tdm: &Path,
     sites: &Path,
     initial: Option<[f64; 6]>,
+    estimate_biases: bool,
 ) -> Result<(Solution, OrbitSolution, Vec<TrackingObservation>)> {
     let stations = read_sites(sites)?;
     let name = tdm.display().to_string();
@@ -244,9 +259,24 @@ pub fn run(
     };
     let config = FitConfig {
         epoch: Some(first),
+        estimate_biases,
         ..FitConfig::default()
     };
     let fit = fit_tracking(&obs, &start, &config)?;
+    let biases = fit
+        .biases
+        .iter()
+        .map(|b| BiasReport {
+            station: stations
+                .iter()
+                .find(|(_, (site, _))| *site == b.site)
+                .map_or_else(|| "?".into(), |(name, _)| name.clone()),
+            component: b.component.clone(),
+            value: b.value,
+            sigma: b.sigma,
+            measurements: b.measurements,
+        })
+        .collect();
     let s = &fit.state;
     Ok((
         Solution {
@@ -263,6 +293,7 @@ pub fn run(
             observations_rejected: fit.observations_rejected,
             initial_orbit: how,
             earth_orientation: "zero (UT1 = UTC, no polar motion)",
+            biases,
         },
         fit,
         obs,

@@ -16,6 +16,14 @@
 //! refines a catalogued orbit (a TLE with its nominal accuracy) with a short new track that alone would not determine
 //! every direction of the state.
 //!
+//! Measurement biases per station (`FitConfig::estimate_biases`): one constant per station and measured component
+//! (range, azimuth, elevation, RA, Dec, range rate), added to the computed value. They enter the residuals
+//! linearly, so they are eliminated exactly at every iteration (variable projection, Golub & Pereyra, SIAM J. Numer.
+//! Anal. 10, 1973): for the current state each bias is the weighted mean of its group's residuals, and the state is
+//! corrected on the residuals and partials with those means removed. The state's covariance from the projected
+//! normal matrix is the marginal one of the joint solution (the Schur complement); a bias's variance is
+//! `1/W + g P g^T`, `W` the sum of its group's weights and `g` its partials with respect to the state.
+//!
 //! Outliers are edited after convergence: an observation is rejected when a component's residual exceeds
 //! `k sigma max(1, rms)` (rms of the normalised residuals), then the fit is repeated, until the set settles.
 //! Covariance: `P = (A^T W A)^-1` at the solution, km and km/s, GCRF. The normalised RMS is
@@ -28,7 +36,8 @@ use crate::OdError;
 use crate::linalg::{spd_inverse6, spd_solve6};
 use crate::measurement::Observation;
 use crate::propagator::{StateGcrf, propagate, propagate_bundle};
-use crate::tracking::{SiteAt, TrackingObservation, whitened_residual};
+use crate::site::Site;
+use crate::tracking::{Measured, SiteAt, TrackingObservation, whitened_residual};
 
 /// Arcseconds per radian.
 const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
@@ -52,6 +61,9 @@ pub struct FitConfig {
     pub outlier_k_sigma: f64,
     /// Solution epoch (UTC); default: the observation epoch closest to the middle of the arc.
     pub epoch: Option<Epoch>,
+    /// Estimate a constant bias per station and measured component (see the module doc).
+    #[serde(default)]
+    pub estimate_biases: bool,
 }
 
 impl Default for FitConfig {
@@ -60,6 +72,7 @@ impl Default for FitConfig {
             max_iterations: 30,
             outlier_k_sigma: 3.0,
             epoch: None,
+            estimate_biases: false,
         }
     }
 }
@@ -90,6 +103,23 @@ pub struct OrbitSolution {
     /// Whether each observation (in the order given) was accepted; not stored with the orbit.
     #[serde(skip)]
     pub accepted: Vec<bool>,
+    /// Estimated measurement biases (empty unless `FitConfig::estimate_biases`).
+    #[serde(default)]
+    pub biases: Vec<StationBias>,
+}
+
+/// An estimated constant bias of one station's measured component: measured = true + bias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StationBias {
+    pub site: Site,
+    /// `range_km`, `range_rate_km_s`, `azimuth_rad`, `elevation_rad`, `ra_rad` (on the sky, `d_ra cos(dec)`) or
+    /// `dec_rad`: the component and its unit.
+    pub component: String,
+    pub value: f64,
+    /// 1-sigma uncertainty, same unit.
+    pub sigma: f64,
+    /// Accepted measurements behind it.
+    pub measurements: usize,
 }
 
 /// A number that JSON may hold as null (serde_json writes a NaN so).
@@ -173,6 +203,9 @@ fn fit(
     let epoch = cfg.epoch.unwrap_or_else(|| middle_epoch(obs));
     let mut problem = Problem::new(obs.to_vec(), epoch);
     problem.prior = prior.map(|(s, info)| (s.to_array(), info));
+    if cfg.estimate_biases {
+        problem.group_biases();
+    }
     let start = if initial.epoch == epoch {
         *initial
     } else {
@@ -189,6 +222,7 @@ fn fit(
         observations_used: e.used,
         observations_rejected: obs.len() - e.used,
         accepted: e.accepted,
+        biases: e.biases,
     })
 }
 
@@ -202,6 +236,7 @@ pub(crate) struct Estimate {
     pub(crate) iterations: usize,
     pub(crate) used: usize,
     pub(crate) accepted: Vec<bool>,
+    pub(crate) biases: Vec<StationBias>,
 }
 
 /// Levenberg-Marquardt from `start` with k-sigma outlier editing rounds (see the module doc); `any_count` lets
@@ -227,7 +262,9 @@ pub(crate) fn estimate(
     }
     let covariance = spd_inverse6(&run.normal)
         .ok_or_else(|| OdError::Fit("normal matrix not positive definite".into()))?;
+    let biases = problem.biases(run.x, &accepted, &covariance)?;
     Ok(Estimate {
+        biases,
         x: run.x,
         covariance,
         rms_rad: run.rms,
@@ -292,6 +329,9 @@ pub(crate) struct Problem {
     sites: Vec<SiteAt>,
     trajectory: Box<dyn Trajectory>,
     prior: Option<([f64; 6], Covariance6)>,
+    /// Bias groups (station and component) and, per observation and component, its group.
+    groups: Vec<(Site, &'static str)>,
+    group_of: Vec<[Option<usize>; 2]>,
 }
 
 impl Problem {
@@ -310,7 +350,148 @@ impl Problem {
             sites,
             trajectory,
             prior: None,
+            groups: vec![],
+            group_of: vec![],
         }
+    }
+
+    /// One bias per station (site) and measured component.
+    fn group_biases(&mut self) {
+        let mut groups: Vec<(Site, &'static str)> = vec![];
+        self.group_of = self
+            .obs
+            .iter()
+            .map(|o| {
+                let names: [Option<&'static str>; 2] = match o.measured {
+                    Measured::RaDec(_) => [Some("ra_rad"), Some("dec_rad")],
+                    Measured::AzEl(_) => [Some("azimuth_rad"), Some("elevation_rad")],
+                    Measured::Range { .. } => [Some("range_km"), None],
+                    Measured::RangeRate { .. } => [Some("range_rate_km_s"), None],
+                };
+                names.map(|name| {
+                    let name = name?;
+                    let key = (o.site, name);
+                    Some(groups.iter().position(|g| *g == key).unwrap_or_else(|| {
+                        groups.push(key);
+                        groups.len() - 1
+                    }))
+                })
+            })
+            .collect();
+        self.groups = groups;
+    }
+
+    /// Per bias group, `(sum r / sigma, sum 1 / sigma^2)` over the accepted observations, with `r` from `values`
+    /// (whitened residuals, or one column of their partials).
+    fn group_sums(
+        &self,
+        values: impl Fn(usize, usize) -> f64,
+        accepted: &[bool],
+    ) -> Vec<(f64, f64)> {
+        let mut sums = vec![(0.0, 0.0); self.groups.len()];
+        for (i, (o, groups)) in self.obs.iter().zip(&self.group_of).enumerate() {
+            if !accepted[i] {
+                continue;
+            }
+            for (k, g) in groups.iter().enumerate() {
+                if let Some(g) = g {
+                    sums[*g].0 += values(i, k) / o.sigma[k];
+                    sums[*g].1 += o.sigma[k].powi(-2);
+                }
+            }
+        }
+        sums
+    }
+
+    /// Removes the best biases for the current state from the residuals and their partials (variable projection,
+    /// see the module doc); a no-op without bias groups.
+    fn project(&self, res: &mut [[f64; 2]], partials: Option<&mut [Partials]>, accepted: &[bool]) {
+        if self.groups.is_empty() {
+            return;
+        }
+        let means = |sums: Vec<(f64, f64)>| -> Vec<f64> {
+            sums.into_iter()
+                .map(|(sum, weight)| if weight > 0.0 { sum / weight } else { 0.0 })
+                .collect()
+        };
+        let members = || {
+            self.obs
+                .iter()
+                .zip(&self.group_of)
+                .enumerate()
+                .flat_map(|(i, (o, groups))| {
+                    groups
+                        .iter()
+                        .enumerate()
+                        .filter_map(move |(k, g)| g.map(|g| (i, k, g, o.sigma[k])))
+                })
+        };
+        let bias = means(self.group_sums(|i, k| res[i][k], accepted));
+        for (i, k, g, sigma) in members() {
+            res[i][k] -= bias[g] / sigma;
+        }
+        if let Some(p) = partials {
+            let slopes: Vec<Vec<f64>> = (0..6)
+                .map(|a| means(self.group_sums(|i, k| p[i][k][a], accepted)))
+                .collect();
+            for (i, k, g, sigma) in members() {
+                for (a, slope) in slopes.iter().enumerate() {
+                    p[i][k][a] -= slope[g] / sigma;
+                }
+            }
+        }
+    }
+
+    /// The bias estimates at the state `x` and their sigmas (see the module doc); empty without bias groups.
+    fn biases(
+        &self,
+        x: [f64; 6],
+        accepted: &[bool],
+        covariance: &Covariance6,
+    ) -> Result<Vec<StationBias>, OdError> {
+        if self.groups.is_empty() {
+            return Ok(vec![]);
+        }
+        let (res, partials) = self.residuals_and_partials(x)?;
+        let sums = self.group_sums(|i, k| res[i][k], accepted);
+        let mut columns = vec![[0.0; 6]; self.groups.len()];
+        for a in 0..6 {
+            for (g, (sum, weight)) in self
+                .group_sums(|i, k| partials[i][k][a], accepted)
+                .into_iter()
+                .enumerate()
+            {
+                // b_g = sum(r / sigma) / W for whitened residuals r, so db_g/dx = sum(dr/dx / sigma) / W.
+                columns[g][a] = if weight > 0.0 { sum / weight } else { 0.0 };
+            }
+        }
+        let mut counts = vec![0; self.groups.len()];
+        for (i, groups) in self.group_of.iter().enumerate() {
+            if accepted[i] {
+                for g in groups.iter().flatten() {
+                    counts[*g] += 1;
+                }
+            }
+        }
+        Ok(self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, (site, component))| {
+                let (sum, weight) = sums[g];
+                let c = columns[g];
+                let propagated: f64 = (0..6)
+                    .map(|a| (0..6).map(|b| c[a] * covariance[a][b] * c[b]).sum::<f64>())
+                    .sum();
+                StationBias {
+                    site: *site,
+                    component: component.to_string(),
+                    value: if weight > 0.0 { sum / weight } else { 0.0 },
+                    sigma: (1.0 / weight + propagated).sqrt(),
+                    measurements: counts[g],
+                }
+            })
+            .collect())
     }
 
     /// The problem of optical observations.
@@ -424,6 +605,7 @@ impl Problem {
         max_iterations: usize,
     ) -> Result<Run, OdError> {
         let (mut res, mut partials) = self.residuals_and_partials(x)?;
+        self.project(&mut res, Some(&mut partials), accepted);
         let mut cost = self.total_cost(&res, accepted, &x);
         let mut lambda = 1e-3;
         let mut iterations = 0;
@@ -472,7 +654,10 @@ impl Problem {
                 let trial: [f64; 6] = std::array::from_fn(|a| x[a] + dx[a]);
                 let trial_cost = self
                     .residuals(trial)
-                    .map(|r| self.total_cost(&r, accepted, &trial))
+                    .map(|mut r| {
+                        self.project(&mut r, None, accepted);
+                        self.total_cost(&r, accepted, &trial)
+                    })
                     .unwrap_or(f64::INFINITY);
                 if trial_cost < cost {
                     improved = Some((trial, trial_cost));
@@ -488,6 +673,7 @@ impl Problem {
             done = (cost - trial_cost) <= CONVERGED_REL_COST * cost;
             x = trial;
             (res, partials) = self.residuals_and_partials(x)?;
+            self.project(&mut res, Some(&mut partials), accepted);
             cost = self.total_cost(&res, accepted, &x);
         }
         let rms = self.weighted_rms(&res, accepted);

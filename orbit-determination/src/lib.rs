@@ -67,7 +67,8 @@ pub use association::{
     Correlation, CorrelationGate, KnownOrbit, LinkConfig, Tracklet, correlate, link_tracklets,
 };
 pub use fit::{
-    Covariance6, FitConfig, OrbitSolution, Prior, fit_orbit, fit_tracking, fit_tracking_with_prior,
+    Covariance6, FitConfig, OrbitSolution, Prior, StationBias, fit_orbit, fit_tracking,
+    fit_tracking_with_prior,
 };
 pub use frames::{itrf_to_gcrf_matrix, teme_to_gcrf};
 pub use hifitime::{Duration, Epoch};
