@@ -1,5 +1,5 @@
-//! Initial orbit determination: Gibbs, Herrick-Gibbs and Gauss angles-only (Vallado 4th ed. sec. 7.2-7.3), and
-//! Lambert's problem for zero revolutions (sec. 7.6).
+//! Initial orbit determination: Gibbs, Herrick-Gibbs, Gauss and double-r angles-only (Vallado 4th ed. sec.
+//! 7.2-7.3), and Lambert's problem for zero revolutions (sec. 7.6).
 
 use hifitime::Epoch;
 
@@ -175,11 +175,159 @@ fn positive_roots(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> Vec<f64> {
     roots
 }
 
-/// Angles-only initial orbit from at least three observations: Gauss (Vallado 4th ed. Algorithm 52) on the
-/// first, middle and last observation, each admissible root refined by least squares on all observations
-/// (this replaces Vallado's f-and-g iteration and uses every observation); the candidate with the lowest
-/// residual wins. When refinement fails the unrefined Gauss state stands as long as its residuals can be
-/// computed. Returns a GCRF state at the middle observation's epoch.
+/// Iterations of the double-r Newton iteration.
+const DOUBLE_R_ITERATIONS: usize = 50;
+
+/// The point at geocentric distance `r` (km) along the line of sight `los` from `site`: the positive root `rho` of
+/// `|R + rho L|^2 = r^2`, or `None` when the line of sight never reaches that distance.
+fn along_sight(los: V3, site: V3, r: f64) -> Option<V3> {
+    let c = 2.0 * dot(los, site);
+    let disc = c * c - 4.0 * (dot(site, site) - r * r);
+    if disc < 0.0 {
+        return None;
+    }
+    let rho = 0.5 * (-c + disc.sqrt());
+    (rho > 0.0).then(|| add(site, scale(rho, los)))
+}
+
+/// The double-r time errors `[F1, F2]` (s) for trial magnitudes `r = [|r1|, |r2|]`, with the positions at t1, t2
+/// and t3 and the orbit's `a`, `p` and eccentric-anomaly differences (Vallado 4th ed. Algorithm 53).
+struct DoubleR {
+    f: [f64; 2],
+    r: [V3; 3],
+    a: f64,
+    de32: f64,
+}
+
+fn double_r_errors(
+    los: &[V3; 3],
+    sites: &[V3; 3],
+    tau: [f64; 2],
+    r: [f64; 2],
+    mu: f64,
+) -> Option<DoubleR> {
+    let r1 = along_sight(los[0], sites[0], r[0])?;
+    let r2 = along_sight(los[1], sites[1], r[1])?;
+    // The third position lies on the plane of the first two.
+    let w = crate::linalg::unit(cross(r1, r2));
+    let rho3 = -dot(sites[2], w) / dot(los[2], w);
+    let r3 = add(sites[2], scale(rho3, los[2]));
+    let (m1, m2, m3) = (norm(r1), norm(r2), norm(r3));
+    // Signed true-anomaly differences (motion along w).
+    let dnu = |a: V3, b: V3, ma: f64, mb: f64| {
+        let (c, s) = (dot(a, b) / (ma * mb), dot(cross(a, b), w) / (ma * mb));
+        (c, s)
+    };
+    let (c21, s21) = dnu(r1, r2, m1, m2);
+    let (c31, s31) = dnu(r1, r3, m1, m3);
+    let (c32, s32) = dnu(r2, r3, m2, m3);
+    let p = if s31.atan2(c31).rem_euclid(std::f64::consts::TAU) > std::f64::consts::PI {
+        let c1 = m2 * s32 / (m1 * s31);
+        let c3 = m2 * s21 / (m3 * s31);
+        (c1 * m1 + c3 * m3 - m2) / (c1 + c3 - 1.0)
+    } else {
+        let c1 = m1 * s31 / (m2 * s32);
+        let c3 = m1 * s21 / (m3 * s32);
+        (c3 * m3 - c1 * m2 + m1) / (-c1 + c3 + 1.0)
+    };
+    let ecos1 = p / m1 - 1.0;
+    let ecos2 = p / m2 - 1.0;
+    let ecos3 = p / m3 - 1.0;
+    let esin2 = if s21.abs() > 1e-12 {
+        (-c21 * ecos2 + ecos1) / s21
+    } else {
+        (c32 * ecos2 - ecos3) / s31
+    };
+    let e2 = ecos2 * ecos2 + esin2 * esin2;
+    let a = p / (1.0 - e2);
+    if !(a > 0.0 && p > 0.0) {
+        return None;
+    }
+    let n = (mu / a.powi(3)).sqrt();
+    let big_s = m2 / p * (1.0 - e2).sqrt() * esin2;
+    let big_c = m2 / p * (e2 + ecos2);
+    let sin_de32 = m3 / (a * p).sqrt() * s32 - m3 / p * (1.0 - c32) * big_s;
+    let cos_de32 = 1.0 - m2 * m3 / (a * p) * (1.0 - c32);
+    let de32 = sin_de32.atan2(cos_de32);
+    let sin_de21 = m1 / (a * p).sqrt() * s21 + m1 / p * (1.0 - c21) * big_s;
+    let cos_de21 = 1.0 - m2 * m1 / (a * p) * (1.0 - c21);
+    let de21 = sin_de21.atan2(cos_de21);
+    let dm32 = de32 + 2.0 * big_s * (de32 / 2.0).sin().powi(2) - big_c * de32.sin();
+    let dm12 = -de21 + 2.0 * big_s * (de21 / 2.0).sin().powi(2) + big_c * de21.sin();
+    Some(DoubleR {
+        f: [tau[0] - dm12 / n, tau[1] - dm32 / n],
+        r: [r1, r2, r3],
+        a,
+        de32,
+    })
+}
+
+/// Double-r angles-only method (Escobal 1965; Vallado 4th ed. Algorithm 53): unit lines of sight `los` and site
+/// positions `sites` (km, inertial) at times `t_s` (s, `t1 < t2 < t3`), starting from the guesses
+/// `r_guess = [|r1|, |r2|]` (km). Newton's method on the two Kepler time errors (central-difference partials)
+/// until they vanish; the velocity at t2 from the f and g functions of the converged orbit. Elliptic orbits only.
+pub fn double_r(
+    los: [V3; 3],
+    sites: [V3; 3],
+    t_s: [f64; 3],
+    r_guess: [f64; 2],
+    mu: f64,
+) -> Result<GaussSolution, OdError> {
+    let tau = [t_s[0] - t_s[1], t_s[2] - t_s[1]];
+    let fail = |why: &str| OdError::Iod(format!("double-r: {why}"));
+    let mut r = r_guess;
+    for _ in 0..DOUBLE_R_ITERATIONS {
+        let now = double_r_errors(&los, &sites, tau, r, mu)
+            .ok_or_else(|| fail("no elliptic orbit through the trial ranges"))?;
+        let [f1, f2] = now.f;
+        if f1.abs().max(f2.abs()) < (1e-10 * tau[0].abs().max(tau[1].abs())).max(1e-8) {
+            let [_, r2, r3] = now.r;
+            // f and g from r2 to r3 (Vallado eqs. 7-27 with the eccentric-anomaly difference).
+            let m2 = norm(r2);
+            let f = 1.0 - now.a / m2 * (1.0 - now.de32.cos());
+            let g = tau[1] - (now.a.powi(3) / mu).sqrt() * (now.de32 - now.de32.sin());
+            let v2 = scale(1.0 / g, crate::linalg::sub(r3, scale(f, r2)));
+            return Ok(GaussSolution {
+                r2_km: r2,
+                v2_km_s: v2,
+            });
+        }
+        let mut jac = [[0.0; 2]; 2];
+        for k in 0..2 {
+            let h = 1e-6 * r[k];
+            let (mut plus, mut minus) = (r, r);
+            plus[k] += h;
+            minus[k] -= h;
+            let fp = double_r_errors(&los, &sites, tau, plus, mu)
+                .ok_or_else(|| fail("no elliptic orbit near the trial ranges"))?;
+            let fm = double_r_errors(&los, &sites, tau, minus, mu)
+                .ok_or_else(|| fail("no elliptic orbit near the trial ranges"))?;
+            for (row, (p, m)) in jac.iter_mut().zip(fp.f.iter().zip(&fm.f)) {
+                row[k] = (p - m) / (2.0 * h);
+            }
+        }
+        let det = jac[0][0] * jac[1][1] - jac[0][1] * jac[1][0];
+        if det == 0.0 || !det.is_finite() {
+            return Err(fail("singular Newton step"));
+        }
+        r[0] -= (jac[1][1] * f1 - jac[0][1] * f2) / det;
+        r[1] -= (jac[0][0] * f2 - jac[1][0] * f1) / det;
+        if !(r[0] > 0.0 && r[1] > 0.0) {
+            return Err(fail("the ranges left the admissible region"));
+        }
+    }
+    Err(fail("no convergence"))
+}
+
+/// Starting geocentric distances of the double-r candidates of [`initial_orbit`], Earth radii: low LEO to GEO.
+const DOUBLE_R_SEEDS_RE: [f64; 6] = [1.05, 1.2, 1.5, 2.0, 4.0, 6.6];
+
+/// Angles-only initial orbit from at least three observations: Gauss (Vallado 4th ed. Algorithm 52) and double-r
+/// (Algorithm 53, started from each Gauss root's distance and from [`DOUBLE_R_SEEDS_RE`]) on the first, middle and
+/// last observation; every candidate is refined by least squares on all observations (this replaces Vallado's
+/// f-and-g iteration and uses every observation) and the one with the lowest residual wins. Gauss loses its roots
+/// on short or ill-conditioned arcs where double-r still converges. When refinement fails an unrefined candidate
+/// stands as long as its residuals can be computed. Returns a GCRF state at the middle observation's epoch.
 pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
     if obs.len() < 3 {
         return Err(OdError::TooFewObservations {
@@ -200,7 +348,23 @@ pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
     let t_s = picks.map(|i| (obs[i].epoch - t2).to_seconds());
     let los = picks.map(|i| obs[i].radec.unit_vector());
     let sites = picks.map(|i| obs[i].site.gcrf_km(obs[i].epoch));
-    let candidates = gauss(los, sites, t_s, MU_KM3_S2)?;
+    let mut candidates = gauss(los, sites, t_s, MU_KM3_S2).unwrap_or_default();
+    let seeds: Vec<f64> = candidates
+        .iter()
+        .map(|c| norm(c.r2_km))
+        .chain(DOUBLE_R_SEEDS_RE.iter().map(|k| k * EARTH_RADIUS_KM))
+        .collect();
+    for r in seeds {
+        if let Ok(c) = double_r(los, sites, t_s, [r, r], MU_KM3_S2) {
+            // Seeds that reach a solution already held (within 1 km) add nothing to refine.
+            if candidates
+                .iter()
+                .all(|k| norm(crate::linalg::sub(k.r2_km, c.r2_km)) > 1.0)
+            {
+                candidates.push(c);
+            }
+        }
+    }
     let problem = Problem::optical(obs, t2);
     let all = vec![true; obs.len()];
     let mut best: Option<(f64, [f64; 6])> = None;
@@ -224,7 +388,9 @@ pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
         }
     }
     best.map(|(_, x)| StateGcrf::from_array(t2, x))
-        .ok_or_else(|| OdError::Iod("no admissible root of the Gauss range polynomial".into()))
+        .ok_or_else(|| {
+            OdError::Iod("no admissible Gauss root and no converged double-r solution".into())
+        })
 }
 
 /// Initial orbit from three or more time-tagged GCRF positions (km) of one pass, e.g. radar range + az/el
