@@ -8,8 +8,9 @@
 //!    in one transaction, and records the change in the history.
 //!
 //! Objects known from elsewhere enter through [`Catalog::import_tle`] (status `catalogued`, orbit source `tle`);
-//! [`Catalog::known_orbits`] gives every object's orbit for correlation: the latest fit, or the element set through
-//! SGP4 with its nominal accuracy ([`kessler_od::Tle::prior_at`]) while an object has no fit yet.
+//! [`Catalog::known_orbits`] gives every object's orbit for correlation: its latest orbit, which is either a fit or
+//! (after an import, until the next fit) the element set through SGP4 with its nominal accuracy
+//! ([`kessler_od::Tle::prior_at`]).
 //!
 //! CCSDS formats: [`tdm`] reads Tracking Data Messages into tracking measurements, [`oem`] writes a fitted orbit
 //! and its covariance as an Orbit Ephemeris Message, [`omm`] an SGP4 element set as an Orbit Mean-elements Message.
@@ -27,6 +28,7 @@ pub mod track;
 
 use std::path::Path;
 
+use kessler_od::measurement::separation;
 use kessler_od::{
     Epoch, KnownOrbit, Observation, OdError, OrbitSolution, Prior, StreakMeasurement, Tle, Tracklet,
 };
@@ -146,6 +148,9 @@ pub struct ObjectSummary {
 
 /// How far apart (s) two observation epochs of one sensor may be and still be the same exposure.
 const SAME_EPOCH_S: f64 = 1e-3;
+/// How far apart two directions at the same exposure may be, in sigmas, and still be the same measurement
+/// (a re-reduced frame moves endpoints within their noise; another object in the frame is far away).
+pub const SAME_DIRECTION_SIGMAS: f64 = 3.0;
 
 /// Schema version of [`CatalogChange`].
 pub const CHANGE_SCHEMA_VERSION: u32 = 1;
@@ -399,34 +404,55 @@ impl Catalog {
         Ok(out)
     }
 
-    /// The track that already holds observations of `sensor_id` at every one of `epochs` (within 1 ms): the
-    /// same exposures seen again (a replayed night under new frame ids). `None` when any epoch is new.
-    pub fn track_with_epochs(
+    /// The track that already holds every one of `observations` (same sensor, epoch within 1 ms, direction within
+    /// [`SAME_DIRECTION_SIGMAS`] of the larger sigma): the same exposures seen again, e.g. a night replayed under
+    /// new frame ids. Other objects in the same frames share the epochs but not the directions, and a track that
+    /// holds only some of the observations is not a match. `None` when no single track holds them all.
+    pub fn track_with_observations(
         &self,
-        sensor_id: &str,
-        epochs: &[Epoch],
+        observations: &[Observation],
     ) -> Result<Option<String>, CatalogError> {
         let mut stmt = self.conn.prepare(
-            "SELECT o.track_id FROM observations o JOIN tracks t ON t.id = o.track_id
-             WHERE t.sensor_id = ?1 AND o.epoch_tai_s BETWEEN ?2 AND ?3 ORDER BY o.track_id LIMIT 1",
+            "SELECT o.track_id, o.id, o.observation FROM observations o JOIN tracks t ON t.id = o.track_id
+             WHERE t.sensor_id = ?1 AND o.epoch_tai_s BETWEEN ?2 AND ?3",
         )?;
-        let mut track: Option<String> = None;
-        for t in epochs {
-            let s = tai_s(*t);
-            let found: Option<String> = stmt
-                .query_row(
-                    params![sensor_id, s - SAME_EPOCH_S, s + SAME_EPOCH_S],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match found {
-                None => return Ok(None),
-                Some(id) => {
-                    track.get_or_insert(id);
+        let mut common: Option<Vec<String>> = None;
+        for new in observations {
+            let s = tai_s(new.epoch);
+            let rows = stmt.query_map(
+                params![new.sensor_id, s - SAME_EPOCH_S, s + SAME_EPOCH_S],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )?;
+            let mut tracks = vec![];
+            for row in rows {
+                let (track, id, json) = row?;
+                let stored: Observation =
+                    serde_json::from_str(&json).map_err(|source| CatalogError::Json {
+                        table: "observations",
+                        id,
+                        source,
+                    })?;
+                let limit = SAME_DIRECTION_SIGMAS * stored.sigma_rad.max(new.sigma_rad);
+                if separation(&stored.radec, &new.radec) <= limit {
+                    tracks.push(track);
                 }
             }
+            let kept = match common {
+                None => tracks,
+                Some(before) => before.into_iter().filter(|t| tracks.contains(t)).collect(),
+            };
+            if kept.is_empty() {
+                return Ok(None);
+            }
+            common = Some(kept);
         }
-        Ok(track)
+        Ok(common.and_then(|c| c.into_iter().min()))
     }
 
     /// Mark streaks as seen in an existing track (duplicates of its exposures): they stop being pending and change
@@ -826,5 +852,46 @@ mod tests {
             orbits[1].state.epoch, t0,
             "an element set is evaluated where it is needed"
         );
+    }
+
+    /// Two objects in the same frames share epochs but not directions: only the same measurements are a replay,
+    /// and only when one track holds all of them.
+    #[test]
+    fn replayed_exposures_are_recognised_and_other_objects_in_the_frame_are_not() {
+        let t0 = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0);
+        let mut catalog = Catalog::open_in_memory().unwrap();
+        let a = streak("f1", 0, t0);
+        catalog
+            .record_frame("f1", "ogs", std::slice::from_ref(&a), "{}")
+            .unwrap();
+        catalog
+            .add_track(None, &tracklet(&a), &solution(t0))
+            .unwrap();
+        let replay = tracklet(&StreakMeasurement {
+            id: "again/s0".into(),
+            ..a.clone()
+        });
+        assert_eq!(
+            catalog
+                .track_with_observations(&replay.observations)
+                .unwrap(),
+            Some("f1/s0".to_string())
+        );
+        let mut other = a.clone();
+        other.id = "f1/s1".into();
+        other.a.ra_rad += 0.01;
+        other.b.ra_rad += 0.01;
+        assert_eq!(
+            catalog
+                .track_with_observations(&tracklet(&other).observations)
+                .unwrap(),
+            None,
+            "another object in the same frame"
+        );
+        let mut longer = replay.observations.clone();
+        let mut later = longer[1].clone();
+        later.epoch += kessler_od::Duration::from_seconds(10.0);
+        longer.push(later);
+        assert_eq!(catalog.track_with_observations(&longer).unwrap(), None);
     }
 }

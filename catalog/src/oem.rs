@@ -1,4 +1,4 @@
-//! CCSDS Orbit Ephemeris Messages in keyword = value notation (OEM KVN, CCSDS 502.0-B-3, sec. 5): one fitted state
+//! CCSDS Orbit Ephemeris Messages in keyword = value notation (OEM KVN, CCSDS 502.0-B-2, sec. 5, version 2.0): one fitted state
 //! and its covariance, GCRF, UTC.
 
 use hifitime::Epoch;

@@ -1,4 +1,4 @@
-//! CCSDS Orbit Mean-elements Messages in keyword = value notation (OMM KVN, CCSDS 502.0-B-3, sec. 4): an SGP4
+//! CCSDS Orbit Mean-elements Messages in keyword = value notation (OMM KVN, CCSDS 502.0-B-2, sec. 4, version 2.0): an SGP4
 //! element set (MEAN_ELEMENT_THEORY = SGP4, TEME, UTC) with its TLE parameters and, optionally, the covariance of
 //! the state at the epoch.
 
@@ -7,7 +7,7 @@ use kessler_od::{Covariance6, Tle};
 
 use crate::oem::ccsds_utc;
 
-/// The covariance keywords of the lower triangle, row by row (CCSDS 502.0-B-3 table 4-4).
+/// The covariance keywords of the lower triangle, row by row (CCSDS 502.0-B-2, the OMM covariance section).
 const COVARIANCE_KEYWORDS: [&str; 21] = [
     "CX_X",
     "CY_X",

@@ -2,8 +2,9 @@
 //!
 //! [`Tracker::process`] links each sensor's pending streaks into tracklets ([`link_tracklets`]). A tracklet is
 //! processed once it is closed (nothing can join it any more: the sensor's newest streak is more than the linking
-//! gap later) or when the caller flushes. A tracklet whose every exposure the catalog already holds for that sensor
-//! (the same night replayed under new frame ids) is marked as a duplicate of that track and changes nothing. Any
+//! gap later) or when the caller flushes. A tracklet whose every measurement one stored track already holds (same
+//! sensor, exposure and direction: the same night replayed under new frame ids) is marked as a duplicate of that
+//! track and changes nothing. Any
 //! other closed tracklet is correlated with the catalog's orbits ([`correlate`]: coarse angular gate, then
 //! Mahalanobis gate under the orbit's covariance); on a match, the object's orbit is refitted on all its
 //! observations from its previous state, with its element set (if it has one) as a priori information at the
@@ -114,12 +115,13 @@ impl Tracker {
             streak_ids: tracklet.streak_ids.clone(),
             reason,
         };
-        let epochs: Vec<_> = tracklet.observations.iter().map(|o| o.epoch).collect();
-        let (Some(first), Some(last)) = (epochs.iter().min(), epochs.iter().max()) else {
+        let Some(middle) = middle_of(&tracklet.observations) else {
             return Ok(skipped("an empty tracklet".into()));
         };
-        let sensor = &tracklet.observations[0].sensor_id;
-        if let Some(track_id) = self.catalog.track_with_epochs(sensor, &epochs)? {
+        if let Some(track_id) = self
+            .catalog
+            .track_with_observations(&tracklet.observations)?
+        {
             self.catalog
                 .mark_duplicates(&tracklet.streak_ids, &track_id)?;
             return Ok(Outcome::Duplicate {
@@ -127,7 +129,6 @@ impl Tracker {
                 track_id,
             });
         }
-        let middle = *first + (*last - *first) / 2;
         let known = self.catalog.known_orbits(middle)?;
         let (object, fitted) = match correlate(tracklet, &known, &self.config.correlation) {
             Some(matched) => {
@@ -184,13 +185,16 @@ impl Tracker {
         object_id: &str,
         all: &[kessler_od::Observation],
     ) -> Result<Option<kessler_od::Prior>, CatalogError> {
-        let (Some(first), Some(last)) = (
-            all.iter().map(|o| o.epoch).min(),
-            all.iter().map(|o| o.epoch).max(),
-        ) else {
+        let Some(middle) = middle_of(all) else {
             return Ok(None);
         };
-        self.catalog
-            .element_prior(object_id, first + (last - first) / 2)
+        self.catalog.element_prior(object_id, middle)
     }
+}
+
+/// The middle of the time span of `obs`; `None` when there are none.
+fn middle_of(obs: &[kessler_od::Observation]) -> Option<kessler_od::Epoch> {
+    let first = obs.iter().map(|o| o.epoch).min()?;
+    let last = obs.iter().map(|o| o.epoch).max()?;
+    Some(first + (last - first) / 2)
 }

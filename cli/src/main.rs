@@ -174,6 +174,9 @@ enum Command {
         /// Estimate a constant bias per station and measured component with the orbit (JSON: "biases").
         #[arg(long)]
         estimate_biases: bool,
+        /// Add atmospheric drag with this ballistic coefficient C_D A / m (m^2/kg; exponential atmosphere).
+        #[arg(long)]
+        drag_m2_kg: Option<f64>,
     },
     /// Time batch least-squares fits of a simulated optical track (one thread): median ms per fit, fits per second.
     BenchOd {
@@ -675,7 +678,7 @@ fn import_tles(db: &Path, path: &Path) -> Result<()> {
         }
     }
     println!(
-        "{}: {created} element sets entered, {unchanged} already held (same or newer epoch)",
+        "{}: {created} element sets entered (new objects or newer epochs), {unchanged} already held (same or newer epoch)",
         db.display()
     );
     Ok(())
@@ -888,13 +891,26 @@ async fn main() -> Result<()> {
             object,
             norad,
             estimate_biases,
+            drag_m2_kg,
         } => {
+            if let Some(b) = drag_m2_kg
+                && !(b.is_finite() && b > 0.0)
+            {
+                bail!("--drag-m2-kg must be a positive number, got {b}");
+            }
+            let config = kessler_od::FitConfig {
+                estimate_biases,
+                forces: kessler_od::Forces {
+                    drag: drag_m2_kg.map(|ballistic_m2_kg| kessler_od::Drag { ballistic_m2_kg }),
+                },
+                ..kessler_od::FitConfig::default()
+            };
             let initial = match initial {
                 Some(v) if v.len() != 6 => bail!("--initial takes 6 numbers, {} given", v.len()),
                 Some(v) => Some(std::array::from_fn(|i| v[i])),
                 None => None,
             };
-            let (solution, fit, obs) = kessler::od::run(&tdm, &sites, initial, estimate_biases)?;
+            let (solution, fit, obs) = kessler::od::run(&tdm, &sites, initial, config)?;
             match format {
                 kessler::od::Format::Json => println!("{}", serde_json::to_string(&solution)?),
                 kessler::od::Format::Oem => print!(
@@ -907,7 +923,7 @@ async fn main() -> Result<()> {
                     )
                 ),
                 kessler::od::Format::Omm => {
-                    let elements = kessler::od::mean_elements(&obs, &fit, norad, &object)?;
+                    let elements = kessler::od::mean_elements(&obs, &fit, norad, &object, &config)?;
                     print!(
                         "{}",
                         kessler_catalog::omm::write_omm(
@@ -918,7 +934,7 @@ async fn main() -> Result<()> {
                     );
                 }
                 kessler::od::Format::Tle => {
-                    let elements = kessler::od::mean_elements(&obs, &fit, norad, &object)?;
+                    let elements = kessler::od::mean_elements(&obs, &fit, norad, &object, &config)?;
                     let [l1, l2] = elements.tle.to_lines();
                     println!("{object}\n{l1}\n{l2}");
                 }

@@ -221,12 +221,13 @@ fn records(obs: &[TrackingObservation], accepted: &[bool]) -> usize {
     keys.len().max(1)
 }
 
-/// Fits the TDM at `tdm` with the stations of `sites`; `initial` is `[r km, v km/s]` GCRF at the first observation.
+/// Fits the TDM at `tdm` with the stations of `sites`; `initial` is `[r km, v km/s]` GCRF at the first observation;
+/// `config` sets bias estimation and forces (its epoch is replaced by the first observation's).
 pub fn run(
     tdm: &Path,
     sites: &Path,
     initial: Option<[f64; 6]>,
-    estimate_biases: bool,
+    config: FitConfig,
 ) -> Result<(Solution, OrbitSolution, Vec<TrackingObservation>)> {
     let stations = read_sites(sites)?;
     let name = tdm.display().to_string();
@@ -257,16 +258,17 @@ pub fn run(
         ),
         None => initial_from_data(&obs)?,
     };
+    // The solution at the first observation; biases and forces as the caller set them.
     let config = FitConfig {
         epoch: Some(first),
-        estimate_biases,
-        ..FitConfig::default()
+        ..config
     };
     let fit = fit_tracking(&obs, &start, &config)?;
     let biases = fit
         .biases
         .iter()
         .map(|b| BiasReport {
+            // Biases are grouped by site coordinates: the first station at them names the bias.
             station: stations
                 .iter()
                 .find(|(_, (site, _))| *site == b.site)
@@ -300,13 +302,14 @@ pub fn run(
     ))
 }
 
-/// SGP4 mean elements fitted to `obs` from the numerical `fit` ([`fit_tle`], epoch the middle observation), for
-/// `--format omm|tle`; B* is zero (one tracking arc does not determine drag).
+/// SGP4 mean elements fitted to `obs` from the numerical `fit` ([`fit_tle`], epoch the middle observation, station
+/// biases as `config` says), for `--format omm|tle`; B* is zero (one tracking arc does not determine drag).
 pub fn mean_elements(
     obs: &[TrackingObservation],
     fit: &OrbitSolution,
     norad_id: u64,
     name: &str,
+    config: &FitConfig,
 ) -> Result<TleSolution> {
     let header = TleHeader {
         norad_id,
@@ -316,7 +319,15 @@ pub fn mean_elements(
         mean_motion_dot: 0.0,
         mean_motion_ddot: 0.0,
     };
-    let solution = fit_tle(obs, &fit.state, &header, &FitConfig::default())?;
+    let solution = fit_tle(
+        obs,
+        &fit.state,
+        &header,
+        &FitConfig {
+            epoch: None,
+            ..*config
+        },
+    )?;
     eprintln!(
         "SGP4 mean elements: {} iterations, normalised rms {:.3} ({:.3} for the numerical fit), {} rejected",
         solution.iterations,

@@ -184,12 +184,12 @@ fn catalog_import_enters_element_sets_once() {
     let (db_arg, tle_arg) = (db.to_str().unwrap(), tle.to_str().unwrap());
     let first = kessler(&["catalog", "import", "--db", db_arg, "--tle", tle_arg]);
     assert!(
-        first.contains("3 element sets entered, 0 already held"),
+        first.contains("3 element sets entered (new objects or newer epochs), 0 already held"),
         "{first}"
     );
     let second = kessler(&["catalog", "import", "--db", db_arg, "--tle", tle_arg]);
     assert!(
-        second.contains("0 element sets entered, 3 already held"),
+        second.contains("0 element sets entered (new objects or newer epochs), 3 already held"),
         "{second}"
     );
     let listed: serde_json::Value =

@@ -3,9 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fit::{Covariance6, Problem};
-use crate::linalg::{
-    V3, add, angle, norm, scale, spd_inverse6, spd_log_det6, spd_solve6, sub, unit,
-};
+use crate::linalg::{V3, add, angle, norm, scale, spd_solve_log_det, sub, unit};
 use crate::measurement::{Observation, RaDec, StreakMeasurement, radec_of_state, separation};
 use crate::propagator::{StateGcrf, propagate_many};
 
@@ -223,8 +221,9 @@ pub struct Correlation {
     pub rms_rad: f64,
     /// Squared Mahalanobis distance of the residuals under the predicted covariance plus the measurement noise.
     pub mahalanobis_sq: f64,
-    /// Its degrees of freedom (scalar residual components) and the gate it passed.
+    /// Its degrees of freedom (scalar residual components).
     pub dof: usize,
+    /// The gate it passed: the chi-square quantile for `dof` at the gate's sigma.
     pub gate: f64,
 }
 
@@ -241,10 +240,9 @@ pub fn chi_square_quantile(k: usize, z: f64) -> f64 {
 /// For each orbit, the observations are predicted (numerical propagation, light time). Orbits whose RMS angular
 /// distance exceeds the coarse gate are dropped. For the rest, the whitened residuals `r` (2n components for n
 /// observations) and their partials `J = dr/dx` with respect to the orbit's state give the innovation covariance
-/// `S = J P J^T + I` (prediction plus measurement noise); the squared Mahalanobis distance `d2 = r^T S^-1 r` is
-/// computed through the Woodbury identity as `r^T r - b^T (P^-1 + J^T J)^-1 b` with `b = J^T r`, so only 6 x 6
-/// matrices are inverted (Bar-Shalom, Li & Kirubarajan, Estimation with Applications to Tracking and Navigation,
-/// 2001, sec. 5.4 for the gate). An orbit passes when `d2` lies under the chi-square quantile of the gate; among
+/// `S = J P J^T + I` (prediction plus measurement noise); the squared Mahalanobis distance is `d2 = r^T S^-1 r`
+/// (Bar-Shalom, Li & Kirubarajan, Estimation with Applications to Tracking and Navigation, 2001, sec. 5.4 for the
+/// gate), from a Cholesky factorisation of `S`. An orbit passes when `d2` lies under the chi-square quantile of the gate; among
 /// those that pass, the one with the smallest `d2 + ln det S` (the negative log likelihood, which does not let a
 /// poorly known orbit with a huge covariance win over a well-known one that fits) is the match.
 ///
@@ -317,30 +315,29 @@ pub fn correlate(
     best.map(|(_, c)| c)
 }
 
-/// Squared Mahalanobis distance of `obs` from `orbit`'s prediction and `ln det S` (see [`correlate`]).
+/// Squared Mahalanobis distance of `obs` from `orbit`'s prediction and `ln det S` (see [`correlate`]), with
+/// `S = I + J P J^T` factored directly: it is positive definite (eigenvalues at least 1) however ill-conditioned
+/// the orbit's covariance, as that of a short-arc fit is.
 fn mahalanobis(obs: &[Observation], orbit: &KnownOrbit) -> Option<(f64, f64)> {
     let problem = Problem::optical(obs, orbit.state.epoch);
     let (residuals, partials) = problem
         .residuals_and_partials(orbit.state.to_array())
         .ok()?;
-    let information = spd_inverse6(&orbit.covariance)?;
-    let mut m = information;
-    let mut b = [0.0; 6];
-    let mut rr = 0.0;
-    for (r, p) in residuals.iter().zip(&partials) {
-        for k in 0..2 {
-            rr += r[k] * r[k];
-            for i in 0..6 {
-                b[i] += p[k][i] * r[k];
-                for j in 0..6 {
-                    m[i][j] += p[k][i] * p[k][j];
-                }
-            }
+    let r: Vec<f64> = residuals.iter().flatten().copied().collect();
+    let j: Vec<[f64; 6]> = partials.iter().flat_map(|p| [p[0], p[1]]).collect();
+    let p = &orbit.covariance;
+    let jp: Vec<[f64; 6]> = j
+        .iter()
+        .map(|row| std::array::from_fn(|b| (0..6).map(|a| row[a] * p[a][b]).sum()))
+        .collect();
+    let m = r.len();
+    let mut s = vec![0.0; m * m];
+    for (i, jp_i) in jp.iter().enumerate() {
+        for (k, j_k) in j.iter().enumerate() {
+            s[i * m + k] = (0..6).map(|a| jp_i[a] * j_k[a]).sum::<f64>() + f64::from(i == k);
         }
     }
-    let y = spd_solve6(&m, b)?;
-    let d2 = rr - (0..6).map(|i| b[i] * y[i]).sum::<f64>();
-    // Sylvester: det(I + J P J^T) = det(I + P J^T J) = det(P^-1 + J^T J) det(P).
-    let log_det = spd_log_det6(&m)? + spd_log_det6(&orbit.covariance)?;
+    let (y, log_det) = spd_solve_log_det(s, &r)?;
+    let d2: f64 = r.iter().zip(&y).map(|(a, b)| a * b).sum();
     Some((d2.max(0.0), log_det))
 }

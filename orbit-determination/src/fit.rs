@@ -26,7 +26,8 @@
 //!
 //! Outliers are edited after convergence: an observation is rejected when a component's residual exceeds
 //! `k sigma max(1, rms)` (rms of the normalised residuals), then the fit is repeated, until the set settles.
-//! Covariance: `P = (A^T W A)^-1` at the solution, km and km/s, GCRF. The normalised RMS is
+//! Covariance: `P = (A^T W A)^-1` at the solution (plus the prior's information, with biases the projected normal
+//! matrix: see below), km and km/s, GCRF. The normalised RMS is
 //! `sqrt(b^T W b / m)` over the `m` accepted scalar components: 1 when the residuals are as large as the sigmas say.
 
 use hifitime::Epoch;
@@ -35,12 +36,12 @@ use serde::{Deserialize, Serialize};
 use crate::OdError;
 use crate::linalg::{spd_inverse6, spd_solve6};
 use crate::measurement::Observation;
-use crate::propagator::{StateGcrf, propagate, propagate_bundle};
+use crate::propagator::{Forces, StateGcrf, propagate_bundle, propagate_with};
 use crate::site::Site;
 use crate::tracking::{Measured, SiteAt, TrackingObservation, whitened_residual};
 
 /// Arcseconds per radian.
-const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
+pub(crate) const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
 /// Finite-difference perturbation of the position components (km).
 const DELTA_R_KM: f64 = 1e-3;
 /// Finite-difference perturbation of the velocity components (km/s).
@@ -64,6 +65,9 @@ pub struct FitConfig {
     /// Estimate a constant bias per station and measured component (see the module doc).
     #[serde(default)]
     pub estimate_biases: bool,
+    /// Forces beyond J2..J6 gravity in the propagation (drag).
+    #[serde(default)]
+    pub forces: Forces,
 }
 
 impl Default for FitConfig {
@@ -73,6 +77,7 @@ impl Default for FitConfig {
             outlier_k_sigma: 3.0,
             epoch: None,
             estimate_biases: false,
+            forces: Forces::default(),
         }
     }
 }
@@ -190,18 +195,20 @@ fn fit(
     prior: Option<(StateGcrf, Covariance6)>,
     cfg: &FitConfig,
 ) -> Result<OrbitSolution, OdError> {
-    let components: usize = obs.iter().map(TrackingObservation::components).sum();
-    if prior.is_none() && (components < 6 || obs.len() < 3) {
-        return Err(OdError::TooFewObservations {
-            got: obs.len(),
-            needed: 3,
-        });
+    if prior.is_none() {
+        enough_for_an_orbit(obs)?;
     }
     if obs.is_empty() {
         return Err(OdError::TooFewObservations { got: 0, needed: 1 });
     }
     let epoch = cfg.epoch.unwrap_or_else(|| middle_epoch(obs));
-    let mut problem = Problem::new(obs.to_vec(), epoch);
+    let mut problem = Problem::with_trajectory(
+        obs.to_vec(),
+        Box::new(Numerical {
+            epoch,
+            forces: cfg.forces,
+        }),
+    );
     problem.prior = prior.map(|(s, info)| (s.to_array(), info));
     if cfg.estimate_biases {
         problem.group_biases();
@@ -209,7 +216,7 @@ fn fit(
     let start = if initial.epoch == epoch {
         *initial
     } else {
-        propagate(initial, epoch)?
+        propagate_with(initial, epoch, &cfg.forces)?
     };
     let e = estimate(&problem, start.to_array(), cfg, prior.is_some())?;
     Ok(OrbitSolution {
@@ -253,7 +260,8 @@ pub(crate) fn estimate(
     for _ in 1..MAX_EDIT_ROUNDS {
         let normalized = problem.normalized_rms(&run.residuals, &accepted);
         let edited = problem.edit(&run.residuals, cfg.outlier_k_sigma, normalized);
-        if edited == accepted || (!any_count && edited.iter().filter(|a| **a).count() < 3) {
+        let kept = edited.iter().filter(|a| **a).count();
+        if edited == accepted || kept < if any_count { 1 } else { 3 } {
             break;
         }
         accepted = edited;
@@ -274,6 +282,18 @@ pub(crate) fn estimate(
         used: accepted.iter().filter(|a| **a).count(),
         accepted,
     })
+}
+
+/// At least six scalar components in at least three observations: what six state parameters need.
+pub(crate) fn enough_for_an_orbit(obs: &[TrackingObservation]) -> Result<(), OdError> {
+    let components: usize = obs.iter().map(TrackingObservation::components).sum();
+    if components < 6 || obs.len() < 3 {
+        return Err(OdError::TooFewObservations {
+            got: obs.len(),
+            needed: 3,
+        });
+    }
+    Ok(())
 }
 
 /// The observation epoch closest to the middle of the arc.
@@ -310,11 +330,12 @@ pub(crate) trait Trajectory {
 /// The parameters are the Cartesian state at `epoch`, integrated numerically ([`propagate_bundle`]).
 struct Numerical {
     epoch: Epoch,
+    forces: Forces,
 }
 
 impl Trajectory for Numerical {
     fn states(&self, members: &[[f64; 6]], at: &[Epoch]) -> Result<Vec<Vec<[f64; 6]>>, OdError> {
-        propagate_bundle(self.epoch, members, at)
+        propagate_bundle(self.epoch, members, at, &self.forces)
     }
 
     fn delta(&self, j: usize) -> f64 {
@@ -335,9 +356,15 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    /// Cartesian state at `epoch`, numerical propagation.
+    /// Cartesian state at `epoch`, numerical propagation with gravity alone.
     pub(crate) fn new(obs: Vec<TrackingObservation>, epoch: Epoch) -> Self {
-        Self::with_trajectory(obs, Box::new(Numerical { epoch }))
+        Self::with_trajectory(
+            obs,
+            Box::new(Numerical {
+                epoch,
+                forces: Forces::default(),
+            }),
+        )
     }
 
     pub(crate) fn with_trajectory(
@@ -355,8 +382,8 @@ impl Problem {
         }
     }
 
-    /// One bias per station (site) and measured component.
-    fn group_biases(&mut self) {
+    /// One bias per station and measured component; stations are told apart by their coordinates.
+    pub(crate) fn group_biases(&mut self) {
         let mut groups: Vec<(Site, &'static str)> = vec![];
         self.group_of = self
             .obs
@@ -442,7 +469,8 @@ impl Problem {
         }
     }
 
-    /// The bias estimates at the state `x` and their sigmas (see the module doc); empty without bias groups.
+    /// The bias estimates at the state `x` and their sigmas (see the module doc); empty without bias groups, and
+    /// a group whose measurements were all rejected has no estimate.
     fn biases(
         &self,
         x: [f64; 6],
@@ -477,6 +505,7 @@ impl Problem {
             .groups
             .iter()
             .enumerate()
+            .filter(|(g, _)| sums[*g].1 > 0.0)
             .map(|(g, (site, component))| {
                 let (sum, weight) = sums[g];
                 let c = columns[g];
@@ -486,7 +515,7 @@ impl Problem {
                 StationBias {
                     site: *site,
                     component: component.to_string(),
-                    value: if weight > 0.0 { sum / weight } else { 0.0 },
+                    value: sum / weight,
                     sigma: (1.0 / weight + propagated).sqrt(),
                     measurements: counts[g],
                 }

@@ -214,10 +214,8 @@ fn double_r_errors(
     let r3 = add(sites[2], scale(rho3, los[2]));
     let (m1, m2, m3) = (norm(r1), norm(r2), norm(r3));
     // Signed true-anomaly differences (motion along w).
-    let dnu = |a: V3, b: V3, ma: f64, mb: f64| {
-        let (c, s) = (dot(a, b) / (ma * mb), dot(cross(a, b), w) / (ma * mb));
-        (c, s)
-    };
+    let dnu =
+        |a: V3, b: V3, ma: f64, mb: f64| (dot(a, b) / (ma * mb), dot(cross(a, b), w) / (ma * mb));
     let (c21, s21) = dnu(r1, r2, m1, m2);
     let (c31, s31) = dnu(r1, r3, m1, m3);
     let (c32, s32) = dnu(r2, r3, m2, m3);
@@ -236,7 +234,8 @@ fn double_r_errors(
     let esin2 = if s21.abs() > 1e-12 {
         (-c21 * ecos2 + ecos1) / s21
     } else {
-        (c32 * ecos2 - ecos3) / s31
+        // From e cos nu3 = e cos nu2 cos dnu32 - e sin nu2 sin dnu32.
+        (c32 * ecos2 - ecos3) / s32
     };
     let e2 = ecos2 * ecos2 + esin2 * esin2;
     let a = p / (1.0 - e2);

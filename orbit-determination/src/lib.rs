@@ -5,7 +5,7 @@
 //!
 //! - [`Epoch`] (hifitime) is the time type everywhere; UTC at the edges, TT/UT1 where the physics needs them.
 //! - [`StateGcrf`] is a Cartesian state (km, km/s) in GCRF. [`propagate`] / [`propagate_many`] move it with a
-//!   numerical two-body + J2..J6 model; [`Tle`] gives SGP4 states of catalog objects, converted from TEME with
+//!   numerical two-body + J2..J6 model ([`Forces`] add drag: [`propagate_with`]); [`Tle`] gives SGP4 states of catalog objects, converted from TEME with
 //!   [`teme_to_gcrf`].
 //! - [`Site`] is a WGS84 sensor site; [`topocentric_radec`] and [`predict_radec`] model what it sees ([`RaDec`],
 //!   geometric, light-time corrected, GCRF axes).
@@ -74,7 +74,9 @@ pub use frames::{itrf_to_gcrf_matrix, teme_to_gcrf};
 pub use hifitime::{Duration, Epoch};
 pub use iod::{initial_orbit, initial_orbit_from_positions};
 pub use measurement::{Observation, RaDec, StreakMeasurement, predict_radec, topocentric_radec};
-pub use propagator::{StateGcrf, propagate, propagate_many};
+pub use propagator::{
+    Drag, Forces, StateGcrf, propagate, propagate_many, propagate_many_with, propagate_with,
+};
 pub use site::Site;
 pub use tle::Tle;
 pub use tle_fit::{TleHeader, TleSolution, fit_tle};

@@ -112,9 +112,35 @@ pub(crate) fn spd_solve6(a: &[[f64; 6]; 6], b: [f64; 6]) -> Option<[f64; 6]> {
     cholesky6(a).map(|l| cholesky_solve6(&l, b))
 }
 
-/// `ln det a` of a symmetric positive definite 6 x 6 matrix (twice the log of the Cholesky diagonal).
-pub(crate) fn spd_log_det6(a: &[[f64; 6]; 6]) -> Option<f64> {
-    cholesky6(a).map(|l| 2.0 * (0..6).map(|i| l[i][i].ln()).sum::<f64>())
+/// Solves `a x = b` for a symmetric positive definite `n x n` matrix `a` (row-major) by Cholesky factorisation
+/// and returns `x` with `ln det a` (twice the log of the factor's diagonal); `None` when `a` is not positive
+/// definite to working precision.
+pub(crate) fn spd_solve_log_det(mut a: Vec<f64>, b: &[f64]) -> Option<(Vec<f64>, f64)> {
+    let n = b.len();
+    debug_assert_eq!(a.len(), n * n);
+    // In place: the lower triangle becomes L with a = L L^T.
+    for j in 0..n {
+        let d = a[j * n + j] - (0..j).map(|k| a[j * n + k].powi(2)).sum::<f64>();
+        if d <= 0.0 || !d.is_finite() {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let s = a[i * n + j] - (0..j).map(|k| a[i * n + k] * a[j * n + k]).sum::<f64>();
+            a[i * n + j] = s / d;
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (b[i] - (0..i).map(|k| a[i * n + k] * y[k]).sum::<f64>()) / a[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (y[i] - (i + 1..n).map(|k| a[k * n + i] * x[k]).sum::<f64>()) / a[i * n + i];
+    }
+    let log_det = 2.0 * (0..n).map(|i| a[i * n + i].ln()).sum::<f64>();
+    Some((x, log_det))
 }
 
 fn cholesky6(a: &[[f64; 6]; 6]) -> Option<[[f64; 6]; 6]> {
@@ -184,5 +210,14 @@ mod tests {
                 assert!((v - expected).abs() < 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn general_spd_solve_and_log_det() {
+        // [[4, 2], [2, 3]]: det 8, solution of [2, 1] is [0.5, 0].
+        let (x, log_det) = spd_solve_log_det(vec![4.0, 2.0, 2.0, 3.0], &[2.0, 1.0]).unwrap();
+        assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15);
+        assert!((log_det - 8f64.ln()).abs() < 1e-14);
+        assert!(spd_solve_log_det(vec![1.0, 2.0, 2.0, 1.0], &[1.0, 1.0]).is_none());
     }
 }

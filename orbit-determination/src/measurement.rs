@@ -143,7 +143,7 @@ pub(crate) fn residual(observed: &RaDec, computed: &RaDec) -> [f64; 2] {
 }
 
 /// Angle (rad) between two directions.
-pub(crate) fn separation(a: &RaDec, b: &RaDec) -> f64 {
+pub fn separation(a: &RaDec, b: &RaDec) -> f64 {
     crate::linalg::angle(a.unit_vector(), b.unit_vector())
 }
 

@@ -142,7 +142,8 @@ impl Tle {
     /// Position sigmas are [`TLE_SIGMA_RIC_KM`], the in-track one growing by [`TLE_IN_TRACK_GROWTH_KM_PER_DAY`]
     /// per day from the epoch. Velocity sigmas follow from relative motion on a near-circular orbit
     /// (Clohessy-Wiltshire, Vallado 4th ed. sec. 6.8: a radial offset `x` comes with an in-track velocity of about
-    /// `2 n x` and an in-track offset `y` with a radial velocity of about `n y / 2`), `n` the mean motion at `t`.
+    /// `2 n x` and an in-track offset `y` with a radial velocity of about `n y / 2`; the in-track one is the
+    /// rotating-frame value, up to twice the inertial one: conservative), `n` the mean motion at `t`.
     /// A TLE carries no covariance: this is a model for gating and weighting, not a measured accuracy.
     pub fn prior_at(&self, t: Epoch) -> Result<Prior, OdError> {
         let state = self.state_gcrf(t)?;

@@ -13,7 +13,9 @@ use hifitime::Epoch;
 use sgp4::chrono::NaiveDate;
 
 use crate::OdError;
-use crate::fit::{Covariance6, FitConfig, Problem, Trajectory, estimate};
+use crate::fit::{
+    ARCSEC_PER_RAD, Covariance6, FitConfig, Problem, Trajectory, enough_for_an_orbit, estimate,
+};
 use crate::frames::gcrf_to_teme;
 use crate::linalg::{cross, dot, norm, scale, sub, unit};
 use crate::propagator::StateGcrf;
@@ -22,9 +24,8 @@ use crate::tracking::TrackingObservation;
 
 /// WGS72 gravitational parameter (km^3/s^2), the constant SGP4 in AFSPC mode works with.
 const MU_WGS72_KM3_S2: f64 = 398_600.8;
-/// Arcseconds per radian.
-const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
-/// Finite-difference steps of the six parameters: about a metre of position each over a day.
+/// Finite-difference steps of the six parameters (rev/day, -, -, deg, deg, deg): metres of position at LEO
+/// (the mean-motion step moves the object about 40 m in a day).
 const DELTAS: [f64; 6] = [1e-6, 1e-7, 1e-7, 1e-5, 1e-5, 1e-5];
 
 /// What a fitted element set is called and the parameters the fit holds fixed.
@@ -73,20 +74,15 @@ pub struct TleSolution {
 }
 
 /// Fits SGP4 mean elements to `obs`, starting from the osculating elements of `initial` (propagated to the
-/// solution epoch, `cfg.epoch` or the middle observation, by numerical integration when it lies elsewhere).
+/// solution epoch, `cfg.epoch` or the middle observation, by numerical integration when it lies elsewhere), with
+/// station biases when `cfg.estimate_biases` (not reported here: [`crate::fit_tracking`] reports them).
 pub fn fit_tle(
     obs: &[TrackingObservation],
     initial: &StateGcrf,
     header: &TleHeader,
     cfg: &FitConfig,
 ) -> Result<TleSolution, OdError> {
-    let components: usize = obs.iter().map(TrackingObservation::components).sum();
-    if components < 6 || obs.len() < 3 {
-        return Err(OdError::TooFewObservations {
-            got: obs.len(),
-            needed: 3,
-        });
-    }
+    enough_for_an_orbit(obs)?;
     let epoch = cfg.epoch.unwrap_or_else(|| crate::fit::middle_epoch(obs));
     let start = if initial.epoch == epoch {
         *initial
@@ -95,7 +91,10 @@ pub fn fit_tle(
     };
     let trajectory = Sgp4Elements::new(header, epoch)?;
     let x0 = osculating_parameters(&start);
-    let problem = Problem::with_trajectory(obs.to_vec(), Box::new(trajectory.clone()));
+    let mut problem = Problem::with_trajectory(obs.to_vec(), Box::new(trajectory.clone()));
+    if cfg.estimate_biases {
+        problem.group_biases();
+    }
     let e = estimate(&problem, x0, cfg, false)?;
     let tle = trajectory.tle(e.x)?;
     let j = trajectory.state_partials(e.x, epoch)?;

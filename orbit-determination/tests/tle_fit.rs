@@ -149,7 +149,7 @@ fn noisy_observations_fit_to_the_noise_and_the_covariance_covers_the_error() {
     assert!(err < 0.05, "{err} km");
 }
 
-/// The epoch of the fitted set is the middle observation, and the set writes as two valid lines that parse back.
+/// The fitted set takes the epoch asked for, and writes as two valid lines that parse back.
 #[test]
 fn fitted_set_round_trips_through_its_lines() {
     let obs = observations(0.0, 1);
