@@ -1,5 +1,6 @@
 //! Initial orbit determination: Gibbs, Herrick-Gibbs, Gauss and double-r angles-only (Vallado 4th ed. sec.
-//! 7.2-7.3), and Lambert's problem for zero revolutions (sec. 7.6).
+//! 7.2-7.3), Lambert's problem for zero revolutions (sec. 7.6), and radar: positions from range + az/el, or a
+//! single beam-park crossing under a circular orbit.
 
 use hifitime::Epoch;
 
@@ -423,6 +424,55 @@ pub fn initial_orbit_from_positions(points: &[(Epoch, [f64; 3])]) -> Result<Stat
         r_km: r[1],
         v_km_s: v2,
     })
+}
+
+/// Beam-park radar initial orbit: one detection of an object crossing a fixed beam (direction `beam` from `site`)
+/// at reception time `t`, with its range (km) and range rate (km/s), under the assumption of a circular orbit
+/// (the usual one for beam-park statistics, e.g. ESA's MASTER validation campaigns: a single crossing gives no
+/// more). The position is the range along the beam; the speed is circular, `sqrt(mu / r)`, perpendicular to the
+/// radius; the range rate fixes the velocity's direction in that plane up to a reflection about the plane of the
+/// beam and the radius: `u . v = rho_dot + u . v_site` with `v = v_c (cos psi e1 + sin psi e2)` gives
+/// `cos(psi - phi) = (rho_dot + u . v_site) / (v_c A)`. Returns both solutions (ascending and descending through
+/// the beam), GCRF at `t`; an error when no circular orbit has that range rate.
+pub fn initial_orbits_from_beam_park(
+    site: &crate::site::Site,
+    beam: crate::tracking::AzEl,
+    t: Epoch,
+    range_km: f64,
+    range_rate_km_s: f64,
+) -> Result<Vec<StateGcrf>, OdError> {
+    let r = crate::tracking::position_from_range_az_el(site, t, range_km, beam);
+    let site_r = site.gcrf_km(t);
+    let u = crate::linalg::unit(crate::linalg::sub(r, site_r));
+    let rn = norm(r);
+    let v_c = (MU_KM3_S2 / rn).sqrt();
+    let r_hat = scale(1.0 / rn, r);
+    // An orthonormal pair perpendicular to the radius: the beam's component across the radius first (when the
+    // beam looks straight up any perpendicular serves).
+    let across = crate::linalg::sub(u, scale(dot(u, r_hat), r_hat));
+    let e1 = if norm(across) > 1e-9 {
+        crate::linalg::unit(across)
+    } else {
+        crate::linalg::unit(cross(r_hat, [0.0, 0.0, 1.0]))
+    };
+    let e2 = cross(r_hat, e1);
+    let q = range_rate_km_s + dot(u, site.gcrf_velocity_km_s(t));
+    let amplitude = v_c * dot(u, e1).hypot(dot(u, e2));
+    let c = q / amplitude;
+    if !c.is_finite() || c.abs() > 1.0 {
+        return Err(OdError::Iod(format!(
+            "beam park: a range rate of {range_rate_km_s} km/s is beyond a circular orbit at {rn:.1} km"
+        )));
+    }
+    let phi = dot(u, e2).atan2(dot(u, e1));
+    Ok([phi + c.acos(), phi - c.acos()]
+        .into_iter()
+        .map(|psi| StateGcrf {
+            epoch: t,
+            r_km: r,
+            v_km_s: add(scale(v_c * psi.cos(), e1), scale(v_c * psi.sin(), e2)),
+        })
+        .collect())
 }
 
 /// Stumpff functions `C(z)` and `S(z)` (Curtis, Orbital Mechanics for Engineering Students, 3rd ed., eqs. 3.52-3.53):

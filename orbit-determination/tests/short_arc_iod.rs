@@ -53,3 +53,55 @@ fn double_r_converges_on_short_arcs() {
         assert!(dr <= g + 0.01, "double-r {dr} km, Gauss {g} km");
     }
 }
+
+/// Beam park: one crossing of CBERS 2 (e = 0.0001) through a fixed beam, exact range and range rate; one of the two
+/// circular-orbit solutions is the object to the circular assumption: tens of metres in position (light time is
+/// neglected) and about 14 m/s in velocity (the osculating speed and radial rate of a "circular" orbit carry J2's
+/// short-period terms, 0.1-0.2% of the speed); the other solution crosses the beam the other way.
+#[test]
+fn beam_park_crossing_gives_the_circular_orbit_through_it() {
+    use kessler_od::iod::initial_orbits_from_beam_park;
+    use kessler_od::tracking::look;
+    let tle = Tle::parse(
+        None,
+        "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
+        "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
+    )
+    .unwrap();
+    let site = Site {
+        lat_deg: 28.2995,
+        lon_deg: -16.5120,
+        alt_km: 2.393,
+    };
+    let t = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 21, 0);
+    let truth = tle.state_gcrf(t).unwrap();
+    let seen = look(&site, &truth);
+    let orbits =
+        initial_orbits_from_beam_park(&site, seen.azel, t, seen.range_km, seen.range_rate_km_s)
+            .unwrap();
+    assert_eq!(orbits.len(), 2);
+    let distance =
+        |a: [f64; 3], b: [f64; 3]| (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt();
+    let best = orbits
+        .iter()
+        .min_by(|a, b| {
+            distance(a.v_km_s, truth.v_km_s).total_cmp(&distance(b.v_km_s, truth.v_km_s))
+        })
+        .unwrap();
+    let (dr, dv) = (
+        distance(best.r_km, truth.r_km),
+        distance(best.v_km_s, truth.v_km_s),
+    );
+    eprintln!("beam park: {dr:.4} km, {:.2} m/s from the truth", dv * 1e3);
+    assert!(dr < 0.05, "{dr} km");
+    assert!(dv < 0.025, "{dv} km/s");
+    // The range rate of both solutions is the measured one (to the light time the IOD leaves out, under 1 m/s).
+    for o in &orbits {
+        let rate = look(&site, o).range_rate_km_s;
+        assert!(
+            (rate - seen.range_rate_km_s).abs() < 1e-3,
+            "{rate} vs {}",
+            seen.range_rate_km_s
+        );
+    }
+}
