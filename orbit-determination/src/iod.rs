@@ -514,37 +514,8 @@ pub fn lambert(
     long_way: bool,
     mu: f64,
 ) -> Result<([f64; 3], [f64; 3]), OdError> {
-    let (m1, m2) = (norm(r1), norm(r2));
-    let cos_dnu = (dot(r1, r2) / (m1 * m2)).clamp(-1.0, 1.0);
-    let dnu = if long_way {
-        std::f64::consts::TAU - cos_dnu.acos()
-    } else {
-        cos_dnu.acos()
-    };
-    if tof_s.is_nan()
-        || tof_s <= 0.0
-        || (1.0 - cos_dnu).abs() < 1e-14
-        || (dnu - std::f64::consts::PI).abs() < 1e-12
-    {
-        return Err(OdError::Iod(
-            "Lambert: the transfer angle is 0 or 180 deg, or the time of flight is not positive"
-                .into(),
-        ));
-    }
-    let a = dnu.sin() * (m1 * m2 / (1.0 - cos_dnu)).sqrt();
-    let y = |z: f64| {
-        let (c, s) = stumpff(z);
-        m1 + m2 + a * (z * s - 1.0) / c.sqrt()
-    };
-    // Time of flight minus the wanted one (s); where y < 0 the conic does not exist: "too short".
-    let excess = |z: f64| {
-        let yz = y(z);
-        if yz < 0.0 {
-            return f64::NEG_INFINITY;
-        }
-        let (c, s) = stumpff(z);
-        ((yz / c).powf(1.5) * s + a * yz.sqrt()) / mu.sqrt() - tof_s
-    };
+    let geometry = LambertGeometry::new(r1, r2, tof_s, long_way, mu)?;
+    let excess = |z: f64| geometry.excess(z);
     let four_pi2 = 4.0 * std::f64::consts::PI * std::f64::consts::PI;
     // The time of flight grows without bound as z nears 4 pi^2; approach it until the bracket closes (C(z) loses
     // its digits to cancellation within about 1e-10 of it).
@@ -564,32 +535,168 @@ pub fn lambert(
             return Err(OdError::Iod("Lambert: no hyperbola is that fast".into()));
         }
     }
+    Ok(geometry.velocities(bisect(&excess, lo, hi)))
+}
+
+/// Velocities (km/s) at departure and arrival of a Lambert conic.
+pub type Velocities = ([f64; 3], [f64; 3]);
+
+/// Lambert's problem with `revolutions` (at least 1) full revolutions before arrival: on the interval
+/// `(2 pi N)^2 < z < (2 pi (N + 1))^2` of the universal variable the time of flight has one minimum, and a time of
+/// flight above it has two conics, returned as `[low z, high z]` (the branch below the minimum, then the one above;
+/// the high-z branch has the smaller semi-major axis). Same formulation as [`lambert`]; an error when `tof_s` is
+/// below the minimum time for that many revolutions.
+pub fn lambert_revolutions(
+    r1: [f64; 3],
+    r2: [f64; 3],
+    tof_s: f64,
+    long_way: bool,
+    revolutions: u32,
+    mu: f64,
+) -> Result<[Velocities; 2], OdError> {
+    if revolutions == 0 {
+        return Err(OdError::Iod(
+            "Lambert: use lambert() for zero revolutions".into(),
+        ));
+    }
+    let geometry = LambertGeometry::new(r1, r2, tof_s, long_way, mu)?;
+    let n = f64::from(revolutions);
+    let tau = std::f64::consts::TAU;
+    // Inside the open interval, away from its ends where C(z) vanishes.
+    let (z_lo, z_hi) = (
+        (tau * n).powi(2) * (1.0 + 1e-9),
+        (tau * (n + 1.0)).powi(2) * (1.0 - 1e-9),
+    );
+    let tof = |z: f64| geometry.excess(z);
+    // Golden-section search for the minimum time of flight (undefined conics, y < 0, count as infinitely long).
+    let finite = |z: f64| {
+        let e = tof(z);
+        if e == f64::NEG_INFINITY {
+            f64::INFINITY
+        } else {
+            e
+        }
+    };
+    let (mut a, mut b) = (z_lo, z_hi);
+    let g = 0.5 * (5f64.sqrt() - 1.0);
+    for _ in 0..200 {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        if finite(c) < finite(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let z_min = 0.5 * (a + b);
+    if finite(z_min) > 0.0 {
+        return Err(OdError::Iod(format!(
+            "Lambert: {tof_s} s is shorter than the {revolutions}-revolution minimum of {:.3} s",
+            finite(z_min) + tof_s
+        )));
+    }
+    // Each branch rises from the minimum to infinity at its end of the interval.
+    let low = bisect(&|z| -finite(z), z_lo, z_min);
+    let high = bisect(&finite, z_min, z_hi);
+    Ok([geometry.velocities(low), geometry.velocities(high)])
+}
+
+/// The root of `f` in `[lo, hi]` where `f(lo) < 0 <= f(hi)`, bisected to the last bit.
+fn bisect(f: &dyn Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
         if mid <= lo || mid >= hi {
             break;
         }
-        if excess(mid) < 0.0 {
-            lo = mid
-        } else {
-            hi = mid
-        }
+        if f(mid) < 0.0 { lo = mid } else { hi = mid }
     }
-    let yz = y(0.5 * (lo + hi));
-    let (f, g, g_dot) = (1.0 - yz / m1, a * (yz / mu).sqrt(), 1.0 - yz / m2);
-    let v1 = scale(
-        1.0 / g,
-        [r2[0] - f * r1[0], r2[1] - f * r1[1], r2[2] - f * r1[2]],
-    );
-    let v2 = scale(
-        1.0 / g,
-        [
-            g_dot * r2[0] - r1[0],
-            g_dot * r2[1] - r1[1],
-            g_dot * r2[2] - r1[2],
-        ],
-    );
-    Ok((v1, v2))
+    0.5 * (lo + hi)
+}
+
+/// The fixed quantities of a Lambert problem in universal variables (see [`lambert`]).
+struct LambertGeometry {
+    r1: [f64; 3],
+    r2: [f64; 3],
+    m1: f64,
+    m2: f64,
+    a: f64,
+    tof_s: f64,
+    mu: f64,
+}
+
+impl LambertGeometry {
+    fn new(
+        r1: [f64; 3],
+        r2: [f64; 3],
+        tof_s: f64,
+        long_way: bool,
+        mu: f64,
+    ) -> Result<Self, OdError> {
+        let (m1, m2) = (norm(r1), norm(r2));
+        let cos_dnu = (dot(r1, r2) / (m1 * m2)).clamp(-1.0, 1.0);
+        let dnu = if long_way {
+            std::f64::consts::TAU - cos_dnu.acos()
+        } else {
+            cos_dnu.acos()
+        };
+        if tof_s.is_nan()
+            || tof_s <= 0.0
+            || (1.0 - cos_dnu).abs() < 1e-14
+            || (dnu - std::f64::consts::PI).abs() < 1e-12
+        {
+            return Err(OdError::Iod(
+                "Lambert: the transfer angle is 0 or 180 deg, or the time of flight is not positive"
+                    .into(),
+            ));
+        }
+        Ok(Self {
+            r1,
+            r2,
+            m1,
+            m2,
+            a: dnu.sin() * (m1 * m2 / (1.0 - cos_dnu)).sqrt(),
+            tof_s,
+            mu,
+        })
+    }
+
+    fn y(&self, z: f64) -> f64 {
+        let (c, s) = stumpff(z);
+        self.m1 + self.m2 + self.a * (z * s - 1.0) / c.sqrt()
+    }
+
+    /// Time of flight minus the wanted one (s); where y < 0 the conic does not exist: "too short".
+    fn excess(&self, z: f64) -> f64 {
+        let yz = self.y(z);
+        if yz < 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        let (c, s) = stumpff(z);
+        ((yz / c).powf(1.5) * s + self.a * yz.sqrt()) / self.mu.sqrt() - self.tof_s
+    }
+
+    /// `v1, v2` of the conic of `z` from the f and g functions.
+    fn velocities(&self, z: f64) -> ([f64; 3], [f64; 3]) {
+        let (r1, r2) = (self.r1, self.r2);
+        let yz = self.y(z);
+        let (f, g, g_dot) = (
+            1.0 - yz / self.m1,
+            self.a * (yz / self.mu).sqrt(),
+            1.0 - yz / self.m2,
+        );
+        let v1 = scale(
+            1.0 / g,
+            [r2[0] - f * r1[0], r2[1] - f * r1[1], r2[2] - f * r1[2]],
+        );
+        let v2 = scale(
+            1.0 / g,
+            [
+                g_dot * r2[0] - r1[0],
+                g_dot * r2[1] - r1[1],
+                g_dot * r2[2] - r1[2],
+            ],
+        );
+        (v1, v2)
+    }
 }
 
 #[cfg(test)]

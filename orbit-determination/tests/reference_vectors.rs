@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use kessler_od::iod::{double_r, gauss, gibbs, herrick_gibbs, lambert};
+use kessler_od::iod::{double_r, gauss, gibbs, herrick_gibbs, lambert, lambert_revolutions};
 use kessler_od::{Duration, Tle};
 
 /// Gravitational parameter (km^3/s^2) used by the Vallado reference code that made the IOD vectors.
@@ -345,4 +345,93 @@ fn tles_round_trip_through_the_writer() {
     }
     // 33 in the set; `Tle::parse` refuses the other four (it initialises SGP4, and they include the error cases).
     assert_eq!(checked, 29, "TLEs checked");
+}
+
+/// Lambert with one full revolution: Vallado's universal-variable cases (rtol 1e-12 there; both branches, short
+/// and long way) and Der's Molniya (M = 1, four solutions, lamberthub rtol 5e-6); a time of flight under the
+/// one-revolution minimum has no solution. Vallado's "high" is the low-z branch here (the larger semi-major axis)
+/// and his "low" the high-z one; Der's labels are the other way round. The results equal Vallado's Battin values
+/// to 1e-12 and his universal-variable ones to 4e-10 (those stop their iteration earlier).
+#[test]
+fn lambert_one_revolution_cases() {
+    let text = reference("iod/vectors.txt");
+    let s4 = section(&text, 4);
+    let re = 6_378.136_3;
+    let (r1, r2) = (
+        [2.5 * re, 0.0, 0.0],
+        [1.915_111_1 * re, 1.606_969 * re, 0.0],
+    );
+    for (way, long_way) in [("short", false), ("long", true)] {
+        let branches = lambert_revolutions(r1, r2, 92_854.234, long_way, 1, MU_VALLADO).unwrap();
+        for (branch, (v1, v2)) in ["high", "low"].iter().zip(branches) {
+            let key = format!("UNIVERSAL {way}/{branch}");
+            let line = s4.lines().find(|l| l.contains(&key)).unwrap();
+            eprintln!("{key}: {v1:?} {v2:?}\n  {line}");
+            assert_close(
+                v1,
+                v3(&vector_after(line, "v1")),
+                1e-9,
+                &format!("{key} v1"),
+            );
+            assert_close(
+                v2,
+                v3(&vector_after(line, "v2")),
+                1e-9,
+                &format!("{key} v2"),
+            );
+        }
+    }
+    let mu = 398_600.441_8;
+    let (m1, m2) = (
+        [22592.145603, -1599.915239, -19783.950506],
+        [1922.067697, 4054.157051, -8925.727465],
+    );
+    // (long way, Der's "high" [v1, v2], his "low" [v1, v2])
+    type DerCase = (bool, [[f64; 3]; 2], [[f64; 3]; 2]);
+    let der: [DerCase; 2] = [
+        (
+            false,
+            [
+                [0.50335770, 0.61869408, -1.57176904],
+                [-4.18334626, -1.13262727, 6.13307091],
+            ],
+            [
+                [-2.45759553, 1.16945801, 0.43161258],
+                [-5.53841370, 0.01822220, 5.49641054],
+            ],
+        ),
+        (
+            true,
+            [
+                [1.33645655, -0.94654565, 0.30211211],
+                [4.93628678, 0.39863416, -5.61593092],
+            ],
+            [
+                [-1.38861608, -0.47836611, 2.21280154],
+                [3.92901545, 1.50871943, -6.52926969],
+            ],
+        ),
+    ];
+    for (long_way, high, low) in der {
+        // Der names the branches the other way round from Vallado.
+        let [b_low, b_high] = lambert_revolutions(m1, m2, 36_000.0, long_way, 1, mu).unwrap();
+        for (what, got, expected) in [("high", b_high, high), ("low", b_low, low)] {
+            assert_close(
+                got.0,
+                expected[0],
+                5e-6,
+                &format!("Der M1 {what} long {long_way} v1"),
+            );
+            assert_close(
+                got.1,
+                expected[1],
+                5e-6,
+                &format!("Der M1 {what} long {long_way} v2"),
+            );
+        }
+    }
+    assert!(
+        lambert_revolutions(m1, m2, 5.0 * 3600.0, false, 1, mu).is_err(),
+        "5 h is under the one-revolution minimum"
+    );
 }
