@@ -381,6 +381,11 @@ fn lambert_one_revolution_cases() {
             );
         }
     }
+    // The failure cases of the same file: 4560 s is under the one-revolution minimum either way; no time is zero.
+    for long_way in [false, true] {
+        assert!(lambert_revolutions(r1, r2, 4560.0, long_way, 1, MU_VALLADO).is_err());
+        assert!(lambert(r1, r2, 0.0, long_way, MU_VALLADO).is_err());
+    }
     let mu = 398_600.441_8;
     let (m1, m2) = (
         [22592.145603, -1599.915239, -19783.950506],
