@@ -177,6 +177,9 @@ enum Command {
         /// Add atmospheric drag with this ballistic coefficient C_D A / m (m^2/kg; exponential atmosphere).
         #[arg(long)]
         drag_m2_kg: Option<f64>,
+        /// Earth orientation (UT1-UTC, polar motion) from an IERS finals2000A file; zero without one.
+        #[arg(long)]
+        eop: Option<PathBuf>,
     },
     /// Time batch least-squares fits of a simulated optical track (one thread): median ms per fit, fits per second.
     BenchOd {
@@ -892,7 +895,16 @@ async fn main() -> Result<()> {
             norad,
             estimate_biases,
             drag_m2_kg,
+            eop,
         } => {
+            if let Some(path) = &eop {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                kessler_od::eop::use_eop(Some(kessler_od::eop::EopTable::parse_finals(
+                    &path.display().to_string(),
+                    &text,
+                )?));
+            }
             if let Some(b) = drag_m2_kg
                 && !(b.is_finite() && b > 0.0)
             {

@@ -87,8 +87,9 @@ pub struct Solution {
     pub observations_rejected: usize,
     /// How the fit started: "given", "gibbs/herrick-gibbs (range + az/el)" or "gauss (RA/Dec)".
     pub initial_orbit: &'static str,
-    /// "zero (UT1 = UTC, no polar motion)".
-    pub earth_orientation: &'static str,
+    /// "zero (UT1 = UTC, no polar motion)", or the IERS file in use (`--eop`) and whether it covers every
+    /// observation.
+    pub earth_orientation: String,
     /// With `--estimate-biases`: one per station and measured component (measured = true + bias).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub biases: Vec<BiasReport>,
@@ -294,12 +295,36 @@ pub fn run(
             observations_used: fit.observations_used,
             observations_rejected: fit.observations_rejected,
             initial_orbit: how,
-            earth_orientation: "zero (UT1 = UTC, no polar motion)",
+            earth_orientation: earth_orientation(&obs),
             biases,
         },
         fit,
         obs,
     ))
+}
+
+/// What the fit used for Earth orientation, for the JSON report.
+fn earth_orientation(obs: &[TrackingObservation]) -> String {
+    let Some(table) = kessler_od::eop::eop_table() else {
+        return "zero (UT1 = UTC, no polar motion)".into();
+    };
+    let outside = obs
+        .iter()
+        .filter(|o| table.at_mjd(o.epoch.to_mjd_utc_days()).is_none())
+        .count();
+    let (first, last) = table.span_mjd();
+    if outside == 0 {
+        format!(
+            "{} (MJD {first}-{last}): UT1-UTC and polar motion",
+            table.source
+        )
+    } else {
+        format!(
+            "{} (MJD {first}-{last}): UT1-UTC and polar motion; zero for {outside} of {} observations outside it",
+            table.source,
+            obs.len()
+        )
+    }
 }
 
 /// SGP4 mean elements fitted to `obs` from the numerical `fit` ([`fit_tle`], epoch the middle observation, station

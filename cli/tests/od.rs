@@ -96,6 +96,34 @@ fn geos3_fit_from_the_nominal_start_matches_the_published_answer() {
         let sigma_x = s["covariance"][0][0].as_f64().unwrap().sqrt();
         assert!(sigma_x > 0.01 && sigma_x < 5.0, "{s}");
     }
+    // With an Earth orientation file (one made-up day of finals2000A rows around the pass): the report says so.
+    let eop = dir.path().join("finals2000A.data");
+    std::fs::write(
+        &eop,
+        "95 129 49746.00 I  0.100000 0.000100  0.300000 0.000100  I 0.2000000 0.0000100\n\
+         95 130 49747.00 I  0.100000 0.000100  0.300000 0.000100  I 0.1990000 0.0000100\n",
+    )
+    .unwrap();
+    let out = od(&[
+        "--tdm",
+        tdm,
+        "--sites",
+        sites,
+        "--eop",
+        eop.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eo = s["earth_orientation"].as_str().unwrap();
+    assert!(
+        eo.contains("finals2000A.data (MJD 49746-49747): UT1-UTC and polar motion")
+            && !eo.contains("zero for"),
+        "{s}"
+    );
     let oem = od(&["--tdm", tdm, "--sites", sites, "--format", "oem"]);
     let oem = String::from_utf8(oem.stdout).unwrap();
     assert!(oem.starts_with("CCSDS_OEM_VERS = 2.0"), "{oem}");

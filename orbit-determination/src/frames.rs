@@ -6,21 +6,25 @@
 //! `r_PEF = ROT3(theta_GMST82) r_TEME` (Vallado, Crawford, Hujsak & Kelso 2006, "Revisiting Spacetrack
 //! Report #3", AIAA 2006-6753, appendix C; Vallado 4th ed. sec. 3.7 on TEME).
 //!
-//! Earth orientation parameters are zero: UT1 = UTC and no polar motion. This costs up to ~0.9 s of Earth
-//! rotation (~0.4 km at the equator for a LEO state in GCRF) and ~0.3" of pole offset against the true frames,
-//! but it is applied identically to sites and to SGP4 states, so topocentric angles between them are unaffected
-//! to first order.
+//! Earth orientation parameters (UT1 - UTC, polar motion `x_p, y_p`) come from the table loaded with
+//! [`crate::eop::use_eop`]; without one (or outside its dates) they are zero: UT1 = UTC and no polar motion. Zero
+//! EOP costs up to ~0.9 s of Earth rotation (~0.4 km of site position at the equator) and ~0.3" of pole offset
+//! against the true frames. Applied alike to sites and to SGP4 states, it leaves their topocentric angles unchanged
+//! to first order, but against real observations (star-calibrated RA/Dec are in the true GCRF) a site 0.4 km off
+//! moves a LEO object 1000 km away by 80": fit real data with EOP. TEME goes to ITRF through the polar motion
+//! matrix (`sofars::pnp::pom00`): `r_ITRF = [W] r_PEF`.
 
 use hifitime::Epoch;
 
+use crate::eop::{Eop, eop_at};
 use crate::linalg::{M3, V3, mat_mul, mat_vec, rot3, transpose};
 
 /// Earth rotation rate (rad/s), nominal value with zero excess length of day (IERS Conventions 2010, ch. 1).
 pub const EARTH_ROTATION_RAD_S: f64 = 7.292_115_146_706_979e-5;
 
-/// Two-part Julian date (days) of `t` on the UTC scale, used as UT1 (zero EOP).
-fn jd_ut1(t: Epoch) -> (f64, f64) {
-    (2_400_000.5, t.to_mjd_utc_days())
+/// Two-part Julian date (days) of `t` on the UT1 scale: UTC plus UT1 - UTC of `eop`.
+fn jd_ut1(t: Epoch, eop: &Eop) -> (f64, f64) {
+    (2_400_000.5, t.to_mjd_utc_days() + eop.dut1_s / 86_400.0)
 }
 
 /// Two-part Julian date (days) of `t` on the TT scale.
@@ -28,27 +32,33 @@ fn jd_tt(t: Epoch) -> (f64, f64) {
     (2_400_000.5, t.to_mjd_tt_days())
 }
 
-/// ITRF -> GCRF rotation matrix at `t` (IAU 2006/2000A, CIO based, via `sofars::pnp::c2t06a` transposed),
-/// with zero EOP: UT1 = UTC, polar motion x_p = y_p = 0. `r_gcrf = M r_itrf`.
+/// ITRF -> GCRF rotation matrix at `t` (IAU 2006/2000A, CIO based, via `sofars::pnp::c2t06a` transposed), with
+/// the Earth orientation in use (see the module doc). `r_gcrf = M r_itrf`.
 pub fn itrf_to_gcrf_matrix(t: Epoch) -> [[f64; 3]; 3] {
+    let eop = eop_at(t);
     let (tt1, tt2) = jd_tt(t);
-    let (ut1, ut2) = jd_ut1(t);
-    transpose(&sofars::pnp::c2t06a(tt1, tt2, ut1, ut2, 0.0, 0.0))
+    let (ut1, ut2) = jd_ut1(t, &eop);
+    transpose(&sofars::pnp::c2t06a(
+        tt1, tt2, ut1, ut2, eop.xp_rad, eop.yp_rad,
+    ))
 }
 
-/// TEME -> GCRF matrix at `t`: `[ITRF->GCRF] ROT3(theta_GMST82)` (TEME -> PEF, taken as ITRF with zero polar
-/// motion, then ITRF -> GCRF).
+/// TEME -> GCRF matrix at `t`: `[ITRF->GCRF] [W] ROT3(theta_GMST82)` (TEME -> PEF, polar motion to ITRF, then
+/// ITRF -> GCRF), with the Earth orientation in use.
 fn teme_to_gcrf_matrix(t: Epoch) -> M3 {
-    let (ut1, ut2) = jd_ut1(t);
+    let eop = eop_at(t);
+    let (ut1, ut2) = jd_ut1(t, &eop);
+    let (tt1, tt2) = jd_tt(t);
     let gmst = sofars::erst::gmst82(ut1, ut2);
-    mat_mul(&itrf_to_gcrf_matrix(t), &rot3(gmst))
+    let w = sofars::pnp::pom00(eop.xp_rad, eop.yp_rad, sofars::pnp::sp00(tt1, tt2));
+    mat_mul(&itrf_to_gcrf_matrix(t), &mat_mul(&w, &rot3(gmst)))
 }
 
 /// TEME (SGP4 output) -> GCRF at `t`: position in km, velocity in km/s.
 ///
 /// TEME is rotated to the pseudo Earth-fixed frame with GMST 1982 (`sofars::erst::gmst82`; AIAA 2006-6753
-/// app. C), taken as ITRF (zero polar motion), then to GCRF with IAU 2006/2000A precession-nutation and the Earth
-/// rotation angle (`sofars::pnp::c2t06a`, CIO based). EOP are zero (UT1 = UTC, no polar motion).
+/// app. C), to ITRF by polar motion, then to GCRF with IAU 2006/2000A precession-nutation and the Earth rotation
+/// angle (`sofars::pnp::c2t06a`, CIO based); EOP as the module doc says.
 ///
 /// The velocity is rotated by the same matrix: its Earth-rotation terms cancel between the two steps and the
 /// remaining rate of the combined matrix (precession, nutation, GMST82 - ERA drift, below 1e-11 rad/s) changes

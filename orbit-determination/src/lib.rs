@@ -18,7 +18,8 @@
 //! - [`correlate`] gates with the Mahalanobis distance under each [`KnownOrbit`]'s covariance; [`Tle::prior_at`]
 //!   gives an element set's nominal covariance.
 //!
-//! Frames use zero Earth orientation parameters (UT1 = UTC, no polar motion), see [`frames`].
+//! Frames use the Earth orientation parameters of an IERS file when one is loaded ([`eop::use_eop`]), zero (UT1 =
+//! UTC, no polar motion) otherwise; see [`frames`].
 //!
 //! ```
 //! use kessler_od::{Epoch, FitConfig, Tle, fit_orbit, initial_orbit, Observation, Site, topocentric_radec};
@@ -52,6 +53,7 @@
 //! ```
 
 pub mod association;
+pub mod eop;
 pub mod fit;
 pub mod frames;
 pub mod iod;
@@ -111,4 +113,7 @@ pub enum OdError {
     /// SGP4 failed to propagate (e.g. the orbit decayed).
     #[error("SGP4: {0}")]
     Sgp4(String),
+    /// An Earth orientation file that does not read.
+    #[error("EOP: {0}")]
+    Eop(String),
 }
