@@ -151,6 +151,9 @@ enum Command {
         /// Stop after this many seconds without a message (default: run until interrupted).
         #[arg(long)]
         exit_when_idle: Option<f64>,
+        /// Earth orientation (UT1-UTC, polar motion) for the track stage's fits, from an IERS finals2000A file.
+        #[arg(long)]
+        eop: Option<PathBuf>,
     },
     /// Fit an orbit to the tracking data of a CCSDS TDM (KVN) by batch least squares and print it.
     Od {
@@ -660,6 +663,19 @@ fn peak_rss_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
+/// Use the Earth orientation of an IERS finals2000A file for every frame transformation of this process.
+fn load_eop(path: Option<&Path>) -> Result<()> {
+    if let Some(path) = path {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let table = kessler_od::eop::EopTable::parse_finals(&path.display().to_string(), &text)?;
+        let (first, last) = table.span_mjd();
+        tracing::info!(file = %path.display(), first, last, "Earth orientation loaded");
+        kessler_od::eop::use_eop(Some(table));
+    }
+    Ok(())
+}
+
 fn import_tles(db: &Path, path: &Path) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
     let tles = kessler_sim::parse_tles(&text).with_context(|| format!("{}", path.display()))?;
@@ -882,7 +898,9 @@ async fn main() -> Result<()> {
             cpu,
             threshold,
             exit_when_idle,
+            eop,
         } => {
+            load_eop(eop.as_deref())?;
             let detection = (cpu, threshold.config());
             run(&brokers, stage, &db, &namespace, detection, exit_when_idle).await
         }
@@ -897,14 +915,7 @@ async fn main() -> Result<()> {
             drag_m2_kg,
             eop,
         } => {
-            if let Some(path) = &eop {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                kessler_od::eop::use_eop(Some(kessler_od::eop::EopTable::parse_finals(
-                    &path.display().to_string(),
-                    &text,
-                )?));
-            }
+            load_eop(eop.as_deref())?;
             if let Some(b) = drag_m2_kg
                 && !(b.is_finite() && b > 0.0)
             {
