@@ -319,12 +319,34 @@ pub fn double_r(
     Err(fail("no convergence"))
 }
 
+/// Geocentric distances (km) of the circular orbits consistent with one attributable: a line of sight `u` and its
+/// rate `u_dot` (1/s, e.g. a streak's motion over its exposure), seen from a site at `site_r` (km) moving at
+/// `site_v` (km/s), GCRF. With `r = R + rho u` and `v = R_dot + rho_dot u + rho u_dot`, a circular orbit needs
+/// `r . v = 0` (which gives `rho_dot`) and `|v|^2 = mu / |r|`; the roots in `rho` between 100 km and 10^5 km are
+/// the circular points of the admissible region (Milani, Gronchi, de' Michieli Vitturi & Knezevic, "Orbit
+/// determination with very short arcs. I. Admissible regions", Celest. Mech. Dyn. Astr. 90, 2004).
+pub fn circular_orbit_distances(u: V3, u_dot: V3, site_r: V3, site_v: V3, mu: f64) -> Vec<f64> {
+    // r . u = R . u + rho > 0 for anything above the horizon.
+    let excess = |rho: f64| {
+        let r = add(site_r, scale(rho, u));
+        let w = add(site_v, scale(rho, u_dot));
+        let rho_dot = -dot(r, w) / dot(r, u);
+        let v = add(w, scale(rho_dot, u));
+        dot(v, v) - mu / norm(r)
+    };
+    positive_roots(excess, 100.0, 1e5)
+        .into_iter()
+        .map(|rho| norm(add(site_r, scale(rho, u))))
+        .collect()
+}
+
 /// Starting geocentric distances of the double-r candidates of [`initial_orbit`], Earth radii: low LEO to GEO.
 const DOUBLE_R_SEEDS_RE: [f64; 6] = [1.05, 1.2, 1.5, 2.0, 4.0, 6.6];
 
 /// Angles-only initial orbit from at least three observations: Gauss (Vallado 4th ed. Algorithm 52) and double-r
-/// (Algorithm 53, started from each Gauss root's distance and from [`DOUBLE_R_SEEDS_RE`]) on the first, middle and
-/// last observation; every candidate is refined by least squares on all observations (this replaces Vallado's
+/// (Algorithm 53, started from each Gauss root's distance, from the distances of the circular orbits that fit the
+/// middle observation's motion (its neighbours in time: for streaks, the streak's own rate;
+/// [`circular_orbit_distances`]) and from [`DOUBLE_R_SEEDS_RE`]) on the first, middle and last observation; every candidate is refined by least squares on all observations (this replaces Vallado's
 /// f-and-g iteration and uses every observation) and the one with the lowest residual wins. Gauss loses its roots
 /// on short or ill-conditioned arcs where double-r still converges. When refinement fails an unrefined candidate
 /// stands as long as its residuals can be computed. Returns a GCRF state at the middle observation's epoch.
@@ -349,9 +371,32 @@ pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
     let los = picks.map(|i| obs[i].radec.unit_vector());
     let sites = picks.map(|i| obs[i].site.gcrf_km(obs[i].epoch));
     let mut candidates = gauss(los, sites, t_s, MU_KM3_S2).unwrap_or_default();
+    let at = order.iter().position(|&i| i == i2).unwrap_or(1);
+    let (before, after) = (
+        &obs[order[at - 1]],
+        &obs[order[(at + 1).min(obs.len() - 1)]],
+    );
+    let dt = (after.epoch - before.epoch).to_seconds();
+    let circular = if dt > 0.0 {
+        let u_dot = scale(
+            1.0 / dt,
+            crate::linalg::sub(after.radec.unit_vector(), before.radec.unit_vector()),
+        );
+        let site = &obs[i2].site;
+        circular_orbit_distances(
+            los[1],
+            u_dot,
+            sites[1],
+            site.gcrf_velocity_km_s(t2),
+            MU_KM3_S2,
+        )
+    } else {
+        vec![]
+    };
     let seeds: Vec<f64> = candidates
         .iter()
         .map(|c| norm(c.r2_km))
+        .chain(circular)
         .chain(DOUBLE_R_SEEDS_RE.iter().map(|k| k * EARTH_RADIUS_KM))
         .collect();
     for r in seeds {

@@ -105,3 +105,54 @@ fn beam_park_crossing_gives_the_circular_orbit_through_it() {
         );
     }
 }
+
+/// The circular-orbit seeds of one attributable (a 2 s streak of CBERS 2, e = 0.0001): one of them is the object's
+/// geocentric distance to the eccentricity and J2 (well under 1%).
+#[test]
+fn circular_orbit_distances_of_a_streak_include_the_object() {
+    use kessler_od::iod::circular_orbit_distances;
+    let tle = Tle::parse(
+        None,
+        "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
+        "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
+    )
+    .unwrap();
+    let site = Site {
+        lat_deg: 28.2995,
+        lon_deg: -16.5120,
+        alt_km: 2.393,
+    };
+    let t = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 21, 0);
+    let los = |t: Epoch| {
+        let rd = topocentric_radec(&site, t, |te| tle.state_gcrf(te).unwrap().r_km);
+        [
+            rd.dec_rad.cos() * rd.ra_rad.cos(),
+            rd.dec_rad.cos() * rd.ra_rad.sin(),
+            rd.dec_rad.sin(),
+        ]
+    };
+    let (a, b) = (
+        los(t - Duration::from_seconds(1.0)),
+        los(t + Duration::from_seconds(1.0)),
+    );
+    let u_dot = [
+        (b[0] - a[0]) / 2.0,
+        (b[1] - a[1]) / 2.0,
+        (b[2] - a[2]) / 2.0,
+    ];
+    let distances = circular_orbit_distances(
+        los(t),
+        u_dot,
+        site.gcrf_km(t),
+        site.gcrf_velocity_km_s(t),
+        MU_KM3_S2,
+    );
+    let truth = tle.state_gcrf(t).unwrap().r_km;
+    let r = (truth[0].powi(2) + truth[1].powi(2) + truth[2].powi(2)).sqrt();
+    let best = distances
+        .iter()
+        .map(|d| (d / r - 1.0).abs())
+        .fold(f64::INFINITY, f64::min);
+    eprintln!("circular distances {distances:?}, truth {r:.1} km");
+    assert!(best < 0.005, "{distances:?} vs {r}");
+}
