@@ -6,9 +6,10 @@
 //! observed-minus-computed residuals (for RA/Dec `[d_ra cos(dec), d_dec]`) and `W = diag(1/sigma^2)`; the code
 //! works on whitened residuals `b / sigma`, so `W` is the identity.
 //!
-//! Partials `A = d(computed)/dx` come from central finite differences: the nominal state and the twelve
-//! perturbed ones are integrated together as one system, so they share one step sequence and the differences are
-//! free of step-control noise. Perturbations are 1 m and 1 mm/s.
+//! Partials `A = d(computed)/dx` are the measurement partials at each observation (central differences of the
+//! measurement model, 1 m and 1 mm/s) times the state transition matrix from the variational equations
+//! ([`crate::propagator::propagate_stm`]). For the SGP4 element fit ([`crate::tle_fit`]) they are central
+//! differences of the residuals over the nominal and twelve perturbed element sets.
 //!
 //! A priori information (Tapley, Schutz & Born, Statistical Orbit Determination, 2004, sec. 4.6: the batch
 //! processor with an a priori estimate `x_p` and covariance `P_p`) adds `P_p^-1` to the normal matrix and
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::OdError;
 use crate::linalg::{spd_inverse6, spd_solve6};
 use crate::measurement::Observation;
-use crate::propagator::{Forces, StateGcrf, propagate_bundle, propagate_with};
+use crate::propagator::{Forces, StateGcrf, propagate_bundle, propagate_stm, propagate_with};
 use crate::site::Site;
 use crate::tracking::{Measured, SiteAt, TrackingObservation, whitened_residual};
 
@@ -325,9 +326,19 @@ pub(crate) trait Trajectory {
     fn states(&self, members: &[[f64; 6]], at: &[Epoch]) -> Result<Vec<Vec<[f64; 6]>>, OdError>;
     /// Finite-difference step of parameter `j`.
     fn delta(&self, j: usize) -> f64;
+    /// The states at `at` and their partials `d state_k / d x` when the trajectory has them in closed form (the
+    /// state transition matrix); `None`: the partials of the residuals are taken by central differences over a
+    /// bundle of the nominal and twelve perturbed parameter sets.
+    fn states_with_partials(&self, _x: [f64; 6], _at: &[Epoch]) -> Option<StatesWithPartials> {
+        None
+    }
 }
 
-/// The parameters are the Cartesian state at `epoch`, integrated numerically ([`propagate_bundle`]).
+/// States at the observation epochs and their partials with respect to the parameters.
+pub(crate) type StatesWithPartials = Result<Vec<([f64; 6], Covariance6)>, OdError>;
+
+/// The parameters are the Cartesian state at `epoch`, integrated numerically ([`propagate_bundle`]); partials from
+/// the variational equations ([`propagate_stm`]).
 struct Numerical {
     epoch: Epoch,
     forces: Forces,
@@ -336,6 +347,16 @@ struct Numerical {
 impl Trajectory for Numerical {
     fn states(&self, members: &[[f64; 6]], at: &[Epoch]) -> Result<Vec<Vec<[f64; 6]>>, OdError> {
         propagate_bundle(self.epoch, members, at, &self.forces)
+    }
+
+    fn states_with_partials(&self, x: [f64; 6], at: &[Epoch]) -> Option<StatesWithPartials> {
+        Some(
+            propagate_stm(&StateGcrf::from_array(self.epoch, x), at, &self.forces).map(|out| {
+                out.into_iter()
+                    .map(|(s, phi)| (s.to_array(), phi))
+                    .collect()
+            }),
+        )
     }
 
     fn delta(&self, j: usize) -> f64 {
@@ -552,6 +573,9 @@ impl Problem {
         &self,
         x: [f64; 6],
     ) -> Result<(Vec<[f64; 2]>, Vec<Partials>), OdError> {
+        if let Some(states) = self.trajectory.states_with_partials(x, &self.epochs()) {
+            return Ok(self.chain_partials(&states?));
+        }
         let mut bundle = vec![x];
         for j in 0..6 {
             for sign in [1.0, -1.0] {
@@ -573,6 +597,34 @@ impl Problem {
             }
         }
         Ok((nominal, partials))
+    }
+
+    /// Residuals and their partials from states with their partials: `dr/dx = (dr/ds) (ds/dx)`, the measurement
+    /// partials `dr/ds` by central differences of the measurement model at each state (1 m, 1 mm/s).
+    fn chain_partials(&self, states: &[([f64; 6], Covariance6)]) -> (Vec<[f64; 2]>, Vec<Partials>) {
+        let mut residuals = Vec::with_capacity(states.len());
+        let mut partials = Vec::with_capacity(states.len());
+        for ((o, site), (state, ds_dx)) in self.obs.iter().zip(&self.sites).zip(states) {
+            residuals.push(whitened_residual(o, site, state));
+            let mut dr_ds = [[0.0; 6]; 2];
+            for j in 0..6 {
+                let d = if j < 3 { DELTA_R_KM } else { DELTA_V_KM_S };
+                let (mut plus, mut minus) = (*state, *state);
+                plus[j] += d;
+                minus[j] -= d;
+                let (rp, rm) = (
+                    whitened_residual(o, site, &plus),
+                    whitened_residual(o, site, &minus),
+                );
+                for c in 0..2 {
+                    dr_ds[c][j] = (rp[c] - rm[c]) / (2.0 * d);
+                }
+            }
+            partials.push(std::array::from_fn(|c| {
+                std::array::from_fn(|a| (0..6).map(|j| dr_ds[c][j] * ds_dx[j][a]).sum())
+            }));
+        }
+        (residuals, partials)
     }
 
     /// `b^T W b` over the accepted observations (whitened residuals: the sum of their squares).
