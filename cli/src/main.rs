@@ -178,7 +178,7 @@ enum Command {
         #[arg(long)]
         estimate_biases: bool,
         /// Add atmospheric drag with this ballistic coefficient C_D A / m (m^2/kg; exponential atmosphere).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         drag_m2_kg: Option<f64>,
         /// Earth orientation (UT1-UTC, polar motion) from an IERS finals2000A file; zero without one.
         #[arg(long)]
