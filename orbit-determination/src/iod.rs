@@ -558,7 +558,7 @@ pub fn lambert(
     tof_s: f64,
     long_way: bool,
     mu: f64,
-) -> Result<([f64; 3], [f64; 3]), OdError> {
+) -> Result<Velocities, OdError> {
     let geometry = LambertGeometry::new(r1, r2, tof_s, long_way, mu)?;
     let excess = |z: f64| geometry.excess(z);
     let four_pi2 = 4.0 * std::f64::consts::PI * std::f64::consts::PI;
@@ -720,7 +720,7 @@ impl LambertGeometry {
     }
 
     /// `v1, v2` of the conic of `z` from the f and g functions.
-    fn velocities(&self, z: f64) -> ([f64; 3], [f64; 3]) {
+    fn velocities(&self, z: f64) -> Velocities {
         let (r1, r2) = (self.r1, self.r2);
         let yz = self.y(z);
         let (f, g, g_dot) = (

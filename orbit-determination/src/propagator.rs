@@ -175,21 +175,40 @@ pub(crate) fn propagate_bundle(
         pole: cip_pole_gcrf(epoch),
         drag: forces.drag,
     };
-    let offsets: Vec<f64> = ts.iter().map(|t| (*t - epoch).to_seconds()).collect();
-    let mut out: Vec<Vec<[f64; 6]>> = vec![Vec::new(); ts.len()];
     let y0: Vec<f64> = states.iter().flatten().copied().collect();
+    let ys = sweeps(epoch, ts, &y0, y0.len(), &|y, dy| force.derivative(y, dy))?;
+    Ok(ys
+        .into_iter()
+        .map(|y| {
+            y.chunks_exact(6)
+                .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
+                .collect()
+        })
+        .collect())
+}
+
+/// Integrates `y0` (at `epoch`) to every epoch of `ts` (any order, either side) in one forward and one backward
+/// sweep, step control on the first `controlled` components; the results in the order of `ts`.
+fn sweeps(
+    epoch: Epoch,
+    ts: &[Epoch],
+    y0: &[f64],
+    controlled: usize,
+    rhs: &dyn Fn(&[f64], &mut [f64]),
+) -> Result<Vec<Vec<f64>>, OdError> {
+    let offsets: Vec<f64> = ts.iter().map(|t| (*t - epoch).to_seconds()).collect();
+    let mut out: Vec<Vec<f64>> = vec![Vec::new(); ts.len()];
     for forward in [true, false] {
         let mut order: Vec<usize> = (0..ts.len())
             .filter(|&k| (offsets[k] >= 0.0) == forward)
             .collect();
         order.sort_by(|&a, &b| offsets[a].abs().total_cmp(&offsets[b].abs()));
         let targets: Vec<f64> = order.iter().map(|&k| offsets[k]).collect();
-        let ys = integrate(&|y, dy| force.derivative(y, dy), y0.len(), &y0, &targets)?;
-        for (k, y) in order.into_iter().zip(ys) {
-            out[k] = y
-                .chunks_exact(6)
-                .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
-                .collect();
+        for (k, y) in order
+            .into_iter()
+            .zip(integrate(rhs, controlled, y0, &targets)?)
+        {
+            out[k] = y;
         }
     }
     Ok(out)
@@ -222,25 +241,18 @@ pub fn propagate_stm(
     for i in 0..6 {
         y0[6 + 7 * i] = 1.0;
     }
-    let rhs = |y: &[f64], dy: &mut [f64]| force.variational(y, dy);
-    let offsets: Vec<f64> = ts.iter().map(|t| (*t - state.epoch).to_seconds()).collect();
-    let mut out = vec![None; ts.len()];
-    for forward in [true, false] {
-        let mut order: Vec<usize> = (0..ts.len())
-            .filter(|&k| (offsets[k] >= 0.0) == forward)
-            .collect();
-        order.sort_by(|&a, &b| offsets[a].abs().total_cmp(&offsets[b].abs()));
-        let targets: Vec<f64> = order.iter().map(|&k| offsets[k]).collect();
-        for (k, y) in order.into_iter().zip(integrate(&rhs, 6, &y0, &targets)?) {
-            let phi: [[f64; 6]; 6] =
-                std::array::from_fn(|i| std::array::from_fn(|j| y[6 + 6 * i + j]));
-            out[k] = Some((
-                StateGcrf::from_array(ts[k], std::array::from_fn(|i| y[i])),
+    let ys = sweeps(state.epoch, ts, &y0, 6, &|y, dy| force.variational(y, dy))?;
+    Ok(ts
+        .iter()
+        .zip(ys)
+        .map(|(t, y)| {
+            let phi: Stm = std::array::from_fn(|i| std::array::from_fn(|j| y[6 + 6 * i + j]));
+            (
+                StateGcrf::from_array(*t, std::array::from_fn(|i| y[i])),
                 phi,
-            ));
-        }
-    }
-    Ok(out.into_iter().flatten().collect())
+            )
+        })
+        .collect())
 }
 
 /// Two-body + zonal (J2..J6) gravity about a fixed pole, and drag when given.

@@ -7,31 +7,40 @@ use kessler_od::iod::{double_r, gauss};
 use kessler_od::propagator::{EARTH_RADIUS_KM, MU_KM3_S2};
 use kessler_od::{Duration, Epoch, Site, Tle, topocentric_radec};
 
-#[test]
-fn double_r_converges_on_short_arcs() {
-    let tle = Tle::parse(
+const TENERIFE: Site = Site {
+    lat_deg: 28.2995,
+    lon_deg: -16.5120,
+    alt_km: 2.393,
+};
+
+/// CBERS 2 (NORAD 28057), e = 0.0001.
+fn cbers() -> Tle {
+    Tle::parse(
         None,
         "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
         "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
     )
-    .unwrap();
-    let site = Site {
-        lat_deg: 28.2995,
-        lon_deg: -16.5120,
-        alt_km: 2.393,
-    };
+    .unwrap()
+}
+
+/// Unit line of sight (GCRF) from `site` to the object at `t`, light-time corrected.
+fn line_of_sight(tle: &Tle, site: &Site, t: Epoch) -> [f64; 3] {
+    let rd = topocentric_radec(site, t, |te| tle.state_gcrf(te).unwrap().r_km);
+    [
+        rd.dec_rad.cos() * rd.ra_rad.cos(),
+        rd.dec_rad.cos() * rd.ra_rad.sin(),
+        rd.dec_rad.sin(),
+    ]
+}
+
+#[test]
+fn double_r_converges_on_short_arcs() {
+    let (tle, site) = (cbers(), TENERIFE);
     let t2 = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 21, 0);
     for half_arc_s in [60.0, 20.0, 5.0, 1.0] {
         let t_s = [-half_arc_s, 0.0, half_arc_s];
         let epochs = t_s.map(|s| t2 + Duration::from_seconds(s));
-        let los = epochs.map(|t| {
-            let rd = topocentric_radec(&site, t, |te| tle.state_gcrf(te).unwrap().r_km);
-            [
-                rd.dec_rad.cos() * rd.ra_rad.cos(),
-                rd.dec_rad.cos() * rd.ra_rad.sin(),
-                rd.dec_rad.sin(),
-            ]
-        });
+        let los = epochs.map(|t| line_of_sight(&tle, &site, t));
         let sites = epochs.map(|t| site.gcrf_km(t));
         let truth = tle.state_gcrf(epochs[1]).unwrap();
         let err = |r: [f64; 3]| {
@@ -62,17 +71,7 @@ fn double_r_converges_on_short_arcs() {
 fn beam_park_crossing_gives_the_circular_orbit_through_it() {
     use kessler_od::iod::initial_orbits_from_beam_park;
     use kessler_od::tracking::look;
-    let tle = Tle::parse(
-        None,
-        "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
-        "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
-    )
-    .unwrap();
-    let site = Site {
-        lat_deg: 28.2995,
-        lon_deg: -16.5120,
-        alt_km: 2.393,
-    };
+    let (tle, site) = (cbers(), TENERIFE);
     let t = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 21, 0);
     let truth = tle.state_gcrf(t).unwrap();
     let seen = look(&site, &truth);
@@ -111,26 +110,9 @@ fn beam_park_crossing_gives_the_circular_orbit_through_it() {
 #[test]
 fn circular_orbit_distances_of_a_streak_include_the_object() {
     use kessler_od::iod::circular_orbit_distances;
-    let tle = Tle::parse(
-        None,
-        "1 28057U 03049A   06177.78615833  .00000060  00000-0  35940-4 0  1836",
-        "2 28057  98.4283 247.6961 0000884  88.1964 271.9322 14.35478080140550",
-    )
-    .unwrap();
-    let site = Site {
-        lat_deg: 28.2995,
-        lon_deg: -16.5120,
-        alt_km: 2.393,
-    };
+    let (tle, site) = (cbers(), TENERIFE);
     let t = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 21, 0);
-    let los = |t: Epoch| {
-        let rd = topocentric_radec(&site, t, |te| tle.state_gcrf(te).unwrap().r_km);
-        [
-            rd.dec_rad.cos() * rd.ra_rad.cos(),
-            rd.dec_rad.cos() * rd.ra_rad.sin(),
-            rd.dec_rad.sin(),
-        ]
-    };
+    let los = |t: Epoch| line_of_sight(&tle, &site, t);
     let (a, b) = (
         los(t - Duration::from_seconds(1.0)),
         los(t + Duration::from_seconds(1.0)),

@@ -184,6 +184,24 @@ fn site_of(g: &GeodeticSite) -> Site {
     }
 }
 
+/// The objects as the telescope at `site` sees them; `ahead_s` lists those whose truth runs ahead of their elements
+/// (NORAD number, seconds).
+fn targets<'a>(objects: &'a [Tle], site: Site, ahead_s: &[(u64, f64)]) -> Vec<Target<'a>> {
+    objects
+        .iter()
+        .map(|tle| Target {
+            tle,
+            site,
+            ahead: Duration::from_seconds(
+                ahead_s
+                    .iter()
+                    .find(|(norad, _)| *norad == tle.norad_id())
+                    .map_or(0.0, |(_, s)| *s),
+            ),
+        })
+        .collect()
+}
+
 /// The object as the telescope sees it.
 struct Target<'a> {
     tle: &'a Tle,
@@ -366,14 +384,7 @@ pub fn simulate(
 ) -> Result<Night, SimError> {
     let objects = parse_tles(&scenario.tles)?;
     let site = site_of(&scenario.site);
-    let targets: Vec<Target> = objects
-        .iter()
-        .map(|tle| Target {
-            tle,
-            site,
-            ahead: Duration::ZERO,
-        })
-        .collect();
+    let targets = targets(&objects, site, &[]);
     let visits = plan_visits(scenario, &targets)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let snr: Vec<f64> = targets

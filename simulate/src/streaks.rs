@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
-use crate::{Scenario, SimError, Target, parse_tles, plan_visits, site_of};
+use crate::{Scenario, SimError, parse_tles, plan_visits, site_of, targets};
 
 /// Radians per arcsecond.
 const RAD_PER_ARCSEC: f64 = std::f64::consts::PI / (180.0 * 3600.0);
@@ -36,19 +36,7 @@ pub fn simulate_streaks(
 ) -> Result<Vec<SimStreak>, SimError> {
     let objects = parse_tles(&scenario.tles)?;
     let site = site_of(&scenario.site);
-    let targets: Vec<Target> = objects
-        .iter()
-        .map(|tle| Target {
-            tle,
-            site,
-            ahead: Duration::from_seconds(
-                ahead_s
-                    .iter()
-                    .find(|(norad, _)| *norad == tle.norad_id())
-                    .map_or(0.0, |(_, s)| *s),
-            ),
-        })
-        .collect();
+    let targets = targets(&objects, site, ahead_s);
     let sigma_rad = sigma_arcsec * RAD_PER_ARCSEC;
     let noise = Normal::new(0.0, sigma_rad).expect("a finite, non-negative sigma");
     let mut rng = StdRng::seed_from_u64(seed);
