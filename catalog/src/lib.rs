@@ -172,6 +172,19 @@ pub struct CatalogChange {
     pub orbit: OrbitSolution,
 }
 
+/// A stored element set of `object_id`, parsed.
+fn parse_element_set(
+    object_id: &str,
+    name: Option<&str>,
+    line1: &str,
+    line2: &str,
+) -> Result<Tle, CatalogError> {
+    Tle::parse(name, line1, line2).map_err(|source| CatalogError::Elements {
+        object: object_id.to_string(),
+        source,
+    })
+}
+
 /// The catalog store.
 pub struct Catalog {
     conn: Connection,
@@ -290,12 +303,7 @@ impl Catalog {
             )
             .optional()?;
         lines
-            .map(|(name, l1, l2)| {
-                Tle::parse(name.as_deref(), &l1, &l2).map_err(|source| CatalogError::Elements {
-                    object: object_id.to_string(),
-                    source,
-                })
-            })
+            .map(|(name, l1, l2)| parse_element_set(object_id, name.as_deref(), &l1, &l2))
             .transpose()
     }
 
@@ -380,25 +388,53 @@ impl Catalog {
     /// object whose latest orbit is its element set, the SGP4 state at `t` with the TLE's nominal covariance
     /// there. Objects whose elements SGP4 cannot propagate to `t` (decayed) are left out.
     pub fn known_orbits(&self, t: Epoch) -> Result<Vec<KnownOrbit>, CatalogError> {
+        // One query: each object's latest orbit and its element set (the track stage asks once per tracklet).
+        let mut stmt = self.conn.prepare(
+            "SELECT o.id, r.solution, r.source, e.name, e.line1, e.line2
+             FROM objects o
+             JOIN orbits r ON r.seq = (SELECT MAX(seq) FROM orbits WHERE object_id = o.id)
+             LEFT JOIN element_sets e ON e.object_id = o.id
+             ORDER BY o.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
         let mut out = vec![];
-        for o in self.list_objects()? {
-            if o.orbit_source == "tle" {
-                let Some(tle) = self.element_set(&o.id)? else {
-                    continue;
-                };
-                if let Ok(prior) = tle.prior_at(t) {
+        for row in rows {
+            let (id, solution, source, name, line1, line2) = row?;
+            match (source.as_str(), line1, line2) {
+                ("tle", Some(l1), Some(l2)) => {
+                    if let Ok(prior) =
+                        parse_element_set(&id, name.as_deref(), &l1, &l2)?.prior_at(t)
+                    {
+                        out.push(KnownOrbit {
+                            id,
+                            state: prior.state,
+                            covariance: prior.covariance,
+                        });
+                    }
+                }
+                ("tle", _, _) => {}
+                _ => {
+                    let orbit: OrbitSolution =
+                        serde_json::from_str(&solution).map_err(|source| CatalogError::Json {
+                            table: "orbits",
+                            id: id.clone(),
+                            source,
+                        })?;
                     out.push(KnownOrbit {
-                        id: o.id,
-                        state: prior.state,
-                        covariance: prior.covariance,
+                        id,
+                        state: orbit.state,
+                        covariance: orbit.covariance,
                     });
                 }
-            } else {
-                out.push(KnownOrbit {
-                    id: o.id,
-                    state: o.orbit.state,
-                    covariance: o.orbit.covariance,
-                });
             }
         }
         Ok(out)

@@ -257,19 +257,20 @@ pub fn correlate(
     if obs.is_empty() {
         return None;
     }
-    let reversed: Vec<Observation> = obs
-        .iter()
-        .zip(obs.iter().rev())
-        .map(|(o, r)| Observation {
-            radec: r.radec,
-            ..o.clone()
-        })
+    // A lone streak is scored in both orientations: its directions swapped between the two epochs.
+    let reversed: Option<Vec<Observation>> = (tracklet.streak_ids.len() == 1 && obs.len() == 2)
+        .then(|| {
+            obs.iter()
+                .zip(obs.iter().rev())
+                .map(|(o, r)| Observation {
+                    radec: r.radec,
+                    ..o.clone()
+                })
+                .collect()
+        });
+    let orientations: Vec<&[Observation]> = std::iter::once(obs.as_slice())
+        .chain(reversed.as_deref())
         .collect();
-    let orientations: Vec<&[Observation]> = if tracklet.streak_ids.len() == 1 && obs.len() == 2 {
-        vec![obs, &reversed]
-    } else {
-        vec![obs]
-    };
     let epochs: Vec<_> = obs.iter().map(|o| o.epoch).collect();
     let sites: Vec<V3> = obs.iter().map(|o| o.site.gcrf_km(o.epoch)).collect();
     let dof = 2 * obs.len();

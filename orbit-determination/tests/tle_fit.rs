@@ -90,18 +90,17 @@ fn start_off_truth(obs: &[TrackingObservation]) -> kessler_od::StateGcrf {
     start
 }
 
+/// The element fit of `obs` from [`start_off_truth`], named as the truth.
+fn fit_from_off_truth(obs: &[TrackingObservation], cfg: &FitConfig) -> kessler_od::TleSolution {
+    fit_tle(obs, &start_off_truth(obs), &TleHeader::from(&truth()), cfg).unwrap()
+}
+
 #[test]
 fn exact_observations_give_back_the_element_set() {
     let obs = observations(0.0, 1);
     assert!(obs.len() > 40, "{} observations", obs.len());
     let truth = truth();
-    let fit = fit_tle(
-        &obs,
-        &start_off_truth(&obs),
-        &TleHeader::from(&truth),
-        &FitConfig::default(),
-    )
-    .unwrap();
+    let fit = fit_from_off_truth(&obs, &FitConfig::default());
     let worst = largest_difference_km(&fit.tle, &truth, &obs);
     eprintln!(
         "{} obs, {} iterations, rms {:.2e}\", worst position difference {:.2e} km\n{}\n{}",
@@ -122,13 +121,7 @@ fn exact_observations_give_back_the_element_set() {
 fn noisy_observations_fit_to_the_noise_and_the_covariance_covers_the_error() {
     let obs = observations(1.0, 7);
     let truth = truth();
-    let fit = fit_tle(
-        &obs,
-        &start_off_truth(&obs),
-        &TleHeader::from(&truth),
-        &FitConfig::default(),
-    )
-    .unwrap();
+    let fit = fit_from_off_truth(&obs, &FitConfig::default());
     let epoch = fit.tle.epoch();
     let (rf, rt) = (
         fit.tle.state_gcrf(epoch).unwrap().r_km,
@@ -153,17 +146,13 @@ fn noisy_observations_fit_to_the_noise_and_the_covariance_covers_the_error() {
 #[test]
 fn fitted_set_round_trips_through_its_lines() {
     let obs = observations(0.0, 1);
-    let truth = truth();
-    let fit = fit_tle(
+    let fit = fit_from_off_truth(
         &obs,
-        &start_off_truth(&obs),
-        &TleHeader::from(&truth),
         &FitConfig {
             epoch: Some(Epoch::from_gregorian_utc_hms(2006, 6, 27, 0, 0, 0)),
             ..FitConfig::default()
         },
-    )
-    .unwrap();
+    );
     assert_eq!(
         fit.tle.epoch(),
         Epoch::from_gregorian_utc_hms(2006, 6, 27, 0, 0, 0)
