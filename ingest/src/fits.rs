@@ -44,13 +44,25 @@ pub enum FitsError {
         have: usize,
         need: usize,
     },
-    #[error("{path}: pixel {index} (x {x}, y {y}) is not finite")]
-    NotFinite {
+    #[error(
+        "{path}: {count} of {total} pixels are undefined (NaN, infinite or BLANK; the first at x {x}, y {y}), \
+         more than {:.0}%", MAX_UNDEFINED_FRACTION * 100.0
+    )]
+    Undefined {
         path: String,
-        index: usize,
+        count: usize,
+        total: usize,
         x: usize,
         y: usize,
     },
+    #[error("{path}: HDU at byte offset {offset}: {problem}")]
+    Hdu {
+        path: String,
+        offset: usize,
+        problem: String,
+    },
+    #[error("{path}: no image HDU (a header without data, or only tables)")]
+    NoImage { path: String },
 }
 
 /// Header cards as keyword -> raw value text (quotes kept for strings, comments stripped).
@@ -93,12 +105,23 @@ impl Cards {
     }
 }
 
-fn parse_header(path: &str, bytes: &[u8]) -> Result<(Cards, usize), FitsError> {
-    if !bytes.starts_with(b"SIMPLE  =") {
-        return Err(FitsError::NotFits { path: path.into() });
+/// Parse the header of the HDU at byte `at`: cards up to END; returns the cards and the offset of its data.
+/// The primary HDU must start with SIMPLE, every other with XTENSION.
+fn parse_header(path: &str, bytes: &[u8], at: usize) -> Result<(Cards, usize), FitsError> {
+    let first: &[u8] = if at == 0 { b"SIMPLE  =" } else { b"XTENSION=" };
+    if !bytes[at..].starts_with(first) {
+        return Err(if at == 0 {
+            FitsError::NotFits { path: path.into() }
+        } else {
+            FitsError::Hdu {
+                path: path.into(),
+                offset: at,
+                problem: "does not start with XTENSION".into(),
+            }
+        });
     }
     let mut values = HashMap::new();
-    let mut offset = 0;
+    let mut offset = at;
     loop {
         if offset + CARD > bytes.len() {
             return Err(FitsError::NoEnd {
@@ -122,7 +145,9 @@ fn parse_header(path: &str, bytes: &[u8]) -> Result<(Cards, usize), FitsError> {
         if &card[8..10] != "= " {
             continue;
         }
-        values.insert(key, strip_comment(&card[10..]).to_string());
+        values
+            .entry(key)
+            .or_insert_with(|| strip_comment(&card[10..]).to_string());
     }
     let data_start = offset.div_ceil(BLOCK) * BLOCK;
     Ok((
@@ -147,18 +172,37 @@ fn strip_comment(value: &str) -> &str {
     value.trim()
 }
 
-/// Parse the exposure start: DATE-OBS as ISO 8601 (UTC; date only means midnight unless TIME-OBS gives the time),
-/// or the pre-2000 FITS form `DD/MM/YY` (year 1900 + YY, which some writers carried past 1999 as `102` for 2002)
-/// with TIME-OBS.
+/// The exposure start (UTC), from the first of: DATE-OBS or DATE-BEG (ISO 8601; a date alone takes its time from
+/// TIME-OBS, UTSTART or UT, else midnight; or the pre-2000 FITS form `DD/MM/YY`, year 1900 + YY, which some
+/// writers carried past 1999 as `102` for 2002), MJD-OBS or MJD-BEG (UTC modified Julian date).
+fn parse_start(cards: &Cards) -> Result<Epoch, FitsError> {
+    for key in ["DATE-OBS", "DATE-BEG"] {
+        if cards.raw(key).is_some() {
+            return parse_date(cards, key);
+        }
+    }
+    for key in ["MJD-OBS", "MJD-BEG"] {
+        if let Some(mjd) = cards.f64(key)? {
+            if !(0.0..=200_000.0).contains(&mjd) {
+                return Err(cards.bad(key, &format!("{mjd} is not a modified Julian date")));
+            }
+            return Ok(Epoch::from_mjd_utc(mjd));
+        }
+    }
+    Err(cards.bad("DATE-OBS", "missing (and no DATE-BEG, MJD-OBS or MJD-BEG)"))
+}
+
 fn parse_date(cards: &Cards, key: &str) -> Result<Epoch, FitsError> {
-    let text = cards.string(key).ok_or_else(|| cards.missing(key))?;
+    let text = cards.string(key).unwrap_or_default();
+    let bad = || {
+        cards.bad(
+            key,
+            &format!("'{text}' is not an ISO 8601 or DD/MM/YY date"),
+        )
+    };
     let date = match text.split('/').collect::<Vec<_>>()[..] {
         [d, m, y] => {
-            let num = |v: &str| {
-                v.trim()
-                    .parse::<u32>()
-                    .map_err(|_| cards.bad(key, &format!("'{text}' is not a DD/MM/YY date")))
-            };
+            let num = |v: &str| v.trim().parse::<u32>().map_err(|_| bad());
             let year = num(y)?;
             format!(
                 "{:04}-{:02}-{:02}",
@@ -170,17 +214,152 @@ fn parse_date(cards: &Cards, key: &str) -> Result<Epoch, FitsError> {
         _ => text.clone(),
     };
     let iso = if date.len() == 10 {
-        format!(
-            "{date}T{}",
-            cards
-                .string("TIME-OBS")
-                .unwrap_or_else(|| "00:00:00".into())
-        )
+        let time = ["TIME-OBS", "UTSTART", "UT"]
+            .iter()
+            .find_map(|k| cards.string(k))
+            .unwrap_or_else(|| "00:00:00".into());
+        format!("{date}T{}", time.trim())
     } else {
         date
     };
-    Epoch::from_gregorian_str(&format!("{} UTC", iso.trim_end_matches('Z')))
-        .map_err(|e| cards.bad(key, &format!("'{text}' is not an ISO 8601 date: {e}")))
+    iso_to_epoch(iso.trim_end_matches('Z')).ok_or_else(bad)
+}
+
+/// `YYYY-MM-DDThh:mm:ss[.fff...]` (or a space for the T) as a UTC epoch; `None` when it is not one.
+fn iso_to_epoch(iso: &str) -> Option<Epoch> {
+    let (date, time) = iso.split_once(['T', ' '])?;
+    let d: Vec<&str> = date.split('-').collect();
+    let t: Vec<&str> = time.split(':').collect();
+    if d.len() != 3 || t.len() != 3 {
+        return None;
+    }
+    let int = |s: &str, lo: u32, hi: u32| {
+        s.parse::<u32>()
+            .ok()
+            .filter(|v| (lo..=hi).contains(v) && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let (year, month, day) = (int(d[0], 1, 9999)?, int(d[1], 1, 12)?, int(d[2], 1, 31)?);
+    let (hour, minute) = (int(t[0], 0, 23)?, int(t[1], 0, 59)?);
+    let (whole, frac) = t[2].split_once('.').unwrap_or((t[2], ""));
+    let second = int(whole, 0, 60)?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = &frac[..frac.len().min(9)];
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32)
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day > month_days[month as usize - 1] {
+        return None;
+    }
+    Some(Epoch::from_gregorian_utc(
+        year as i32,
+        month as u8,
+        day as u8,
+        hour as u8,
+        minute as u8,
+        second as u8,
+        nanos,
+    ))
+}
+
+/// The site, from the first of: OBSGEO-B/L/H (geodetic deg, deg, m), OBSGEO-X/Y/Z (ITRS, m), SITELAT/SITELONG
+/// (deg, or sexagesimal text `+28:18:00` / `28 18 00`; longitude east positive) with SITEELEV (m). `None` when
+/// none of these is complete (a sensor configuration may give the site).
+fn parse_site(cards: &Cards) -> Result<Option<GeodeticSite>, FitsError> {
+    if let (Some(lat_deg), Some(lon_deg), Some(h_m)) = (
+        cards.f64("OBSGEO-B")?,
+        cards.f64("OBSGEO-L")?,
+        cards.f64("OBSGEO-H")?,
+    ) {
+        return checked_site(cards, "OBSGEO-B", lat_deg, lon_deg, h_m / 1000.0);
+    }
+    if let (Some(x), Some(y), Some(z)) = (
+        cards.f64("OBSGEO-X")?,
+        cards.f64("OBSGEO-Y")?,
+        cards.f64("OBSGEO-Z")?,
+    ) {
+        let site = GeodeticSite::from_itrs_km([x / 1000.0, y / 1000.0, z / 1000.0])
+            .ok_or_else(|| cards.bad("OBSGEO-X", "not a position near the Earth's surface"))?;
+        return checked_site(cards, "OBSGEO-X", site.lat_deg, site.lon_deg, site.alt_km);
+    }
+    let angle = |key: &str| -> Result<Option<f64>, FitsError> {
+        match cards.string(key) {
+            None => Ok(None),
+            Some(text) => sexagesimal(&text)
+                .map(Some)
+                .ok_or_else(|| cards.bad(key, &format!("'{text}' is not an angle in degrees"))),
+        }
+    };
+    if let (Some(lat), Some(lon), Some(h_m)) = (
+        angle("SITELAT")?,
+        angle("SITELONG")?,
+        cards.f64("SITEELEV")?,
+    ) {
+        return checked_site(cards, "SITELAT", lat, lon, h_m / 1000.0);
+    }
+    Ok(None)
+}
+
+fn checked_site(
+    cards: &Cards,
+    key: &str,
+    lat_deg: f64,
+    lon_deg: f64,
+    alt_km: f64,
+) -> Result<Option<GeodeticSite>, FitsError> {
+    if !(-90.0..=90.0).contains(&lat_deg)
+        || !(-360.0..=360.0).contains(&lon_deg)
+        || !(-12.0..=100.0).contains(&alt_km)
+    {
+        return Err(cards.bad(
+            key,
+            &format!("site latitude {lat_deg} deg, longitude {lon_deg} deg, height {alt_km} km is not on Earth"),
+        ));
+    }
+    Ok(Some(GeodeticSite {
+        lat_deg,
+        lon_deg,
+        alt_km,
+    }))
+}
+
+/// Degrees from `12.5`, `+28:18:00`, `-16 30 36.0`; `None` when the text is none of these.
+fn sexagesimal(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => (-1.0, r),
+        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let parts: Vec<f64> = rest
+        .split([':', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0))
+        .collect::<Option<_>>()?;
+    let value = match parts[..] {
+        [d] => d,
+        [d, m] => d + m / 60.0,
+        [d, m, s] => d + m / 60.0 + s / 3600.0,
+        _ => return None,
+    };
+    Some(sign * value)
 }
 
 fn parse_wcs(cards: &Cards) -> Result<Option<TanWcs>, FitsError> {
@@ -304,6 +483,102 @@ pub fn read_fits(path: &Path, default_sensor: &str) -> Result<Frame, FitsError> 
     parse_fits(&name, &bytes, &frame_id, default_sensor)
 }
 
+/// Keywords of the primary header that an image extension inherits when it does not set them itself: what the
+/// camera knew about the exposure (multi-extension files of mosaic cameras keep these in the primary HDU, with or
+/// without `INHERIT = T`). Structural keywords (BITPIX, NAXISn, BZERO, BSCALE, BLANK) and the WCS never inherit.
+const INHERITED: &[&str] = &[
+    "DATE-OBS", "DATE-BEG", "TIME-OBS", "UTSTART", "UT", "MJD-OBS", "MJD-BEG", "EXPTIME",
+    "EXPOSURE", "OBSGEO-B", "OBSGEO-L", "OBSGEO-H", "OBSGEO-X", "OBSGEO-Y", "OBSGEO-Z", "SITELAT",
+    "SITELONG", "SITEELEV", "KSENSOR",
+];
+
+/// Largest image side kessler reads, px.
+pub const MAX_SIDE: i64 = 65536;
+
+/// Bytes of an HDU's data, padded to whole blocks (FITS 4.0 eq. 1 and 2: |BITPIX| / 8 x GCOUNT x (PCOUNT +
+/// NAXIS1 x ... x NAXISn), 0 when NAXIS = 0); `None` when the product overflows.
+fn data_bytes(cards: &Cards) -> Result<Option<u64>, FitsError> {
+    let int = |k: &str, default: Option<f64>| -> Result<f64, FitsError> {
+        cards.f64(k)?.or(default).ok_or_else(|| cards.missing(k))
+    };
+    let naxis = int("NAXIS", None)?;
+    if !(0.0..=999.0).contains(&naxis) {
+        return Err(cards.bad("NAXIS", &format!("{naxis} is not in 0..=999")));
+    }
+    if naxis == 0.0 {
+        return Ok(Some(0));
+    }
+    let mut n: u64 = 1;
+    for i in 1..=naxis as u32 {
+        let v = int(&format!("NAXIS{i}"), None)?;
+        if !(0.0..=u32::MAX as f64).contains(&v) {
+            return Err(cards.bad(&format!("NAXIS{i}"), &format!("{v} is not an axis length")));
+        }
+        n = match n.checked_mul(v as u64) {
+            Some(n) => n,
+            None => return Ok(None),
+        };
+    }
+    let (pcount, gcount) = (int("PCOUNT", Some(0.0))?, int("GCOUNT", Some(1.0))?);
+    let bits = int("BITPIX", None)?.abs();
+    if !(0.0..=u32::MAX as f64).contains(&pcount) || !(0.0..=u32::MAX as f64).contains(&gcount) {
+        return Err(cards.bad("PCOUNT", "PCOUNT or GCOUNT out of range"));
+    }
+    Ok(n.checked_add(pcount as u64)
+        .and_then(|n| n.checked_mul(gcount as u64))
+        .and_then(|n| n.checked_mul((bits as u64).div_ceil(8)))
+        .map(|b| b.div_ceil(BLOCK as u64) * BLOCK as u64))
+}
+
+/// Whether an HDU holds a 2-D image kessler can read (NAXIS 2, or NAXIS 3 with one plane).
+fn is_image(cards: &Cards) -> Result<bool, FitsError> {
+    let naxis = cards.f64("NAXIS")?.unwrap_or(0.0);
+    Ok(naxis == 2.0 || (naxis == 3.0 && cards.f64("NAXIS3")? == Some(1.0)))
+}
+
+/// The first HDU holding an image: the primary HDU, or the first IMAGE extension after an empty primary
+/// (multi-extension files), with the primary's exposure keywords ([`INHERITED`]) filled in.
+fn first_image(name: &str, bytes: &[u8]) -> Result<(Cards, usize), FitsError> {
+    let (primary, mut data_start) = parse_header(name, bytes, 0)?;
+    if is_image(&primary)? {
+        return Ok((primary, data_start));
+    }
+    let mut cards_of_hdu = primary.values.clone();
+    loop {
+        let hdu = Cards {
+            path: name.into(),
+            values: std::mem::take(&mut cards_of_hdu),
+        };
+        let size = data_bytes(&hdu)?.ok_or_else(|| hdu.bad("NAXIS", "data size overflows"))?;
+        let next = (data_start as u64)
+            .checked_add(size)
+            .filter(|&n| n < bytes.len() as u64)
+            .ok_or_else(|| FitsError::NoImage { path: name.into() })? as usize;
+        let (mut ext, ext_data) = parse_header(name, bytes, next)?;
+        let kind = ext.string("XTENSION").unwrap_or_default();
+        if kind == "BINTABLE" && ext.raw("ZIMAGE").is_some_and(|v| v.trim() == "T") {
+            return Err(FitsError::Hdu {
+                path: name.into(),
+                offset: next,
+                problem: "a tile-compressed image (fpack .fz): uncompress it with funpack first"
+                    .into(),
+            });
+        }
+        if kind == "IMAGE" && is_image(&ext)? {
+            for key in INHERITED {
+                if let Some(v) = primary.raw(key) {
+                    ext.values
+                        .entry((*key).into())
+                        .or_insert_with(|| v.to_string());
+                }
+            }
+            return Ok((ext, ext_data));
+        }
+        cards_of_hdu = ext.values;
+        data_start = ext_data;
+    }
+}
+
 /// Parse FITS bytes; `name` is used in error messages.
 pub fn parse_fits(
     name: &str,
@@ -311,25 +586,27 @@ pub fn parse_fits(
     frame_id: &str,
     default_sensor: &str,
 ) -> Result<Frame, FitsError> {
-    let (cards, data_start) = parse_header(name, bytes)?;
+    let (cards, data_start) = first_image(name, bytes)?;
     let int = |k: &str| -> Result<i64, FitsError> {
         let v = cards.f64(k)?.ok_or_else(|| cards.missing(k))?;
         Ok(v as i64)
     };
     let bitpix = int("BITPIX")?;
-    if int("NAXIS")? != 2 {
-        return Err(cards.bad("NAXIS", "kessler reads 2-D images only"));
-    }
     let (width, height) = (int("NAXIS1")?, int("NAXIS2")?);
-    if width <= 0 || height <= 0 || width > 65536 || height > 65536 {
+    if width <= 0 || height <= 0 || width > MAX_SIDE || height > MAX_SIDE {
         return Err(cards.bad(
             "NAXIS1",
-            &format!("image size {width}x{height} is out of range"),
+            &format!("image size {width}x{height} is out of range (1..={MAX_SIDE} per side)"),
         ));
     }
     let (width, height) = (width as usize, height as usize);
     let bzero = cards.f64("BZERO")?.unwrap_or(0.0);
     let bscale = cards.f64("BSCALE")?.unwrap_or(1.0);
+    let blank = if bitpix > 0 {
+        cards.f64("BLANK")?
+    } else {
+        None
+    };
     let bytes_per = match bitpix {
         8 => 1,
         16 => 2,
@@ -357,19 +634,17 @@ pub fn parse_fits(
         }
     };
     let mut pixels = Vec::with_capacity(width * height);
+    let mut undefined = vec![];
     for i in 0..width * height {
-        let v = (bzero + bscale * raw(i)) as f32;
-        if !v.is_finite() {
-            return Err(FitsError::NotFinite {
-                path: name.into(),
-                index: i,
-                x: i % width,
-                y: i / width,
-            });
+        let r = raw(i);
+        let v = (bzero + bscale * r) as f32;
+        if !v.is_finite() || blank == Some(r) {
+            undefined.push(i);
         }
         pixels.push(v);
     }
-    let start = parse_date(&cards, "DATE-OBS")?;
+    fill_undefined(name, &mut pixels, &undefined, width)?;
+    let start = parse_start(&cards)?;
     let exposure_s = match cards.f64("EXPTIME")? {
         Some(v) => v,
         None => cards
@@ -379,18 +654,6 @@ pub fn parse_fits(
     if !exposure_s.is_finite() || exposure_s <= 0.0 {
         return Err(cards.bad("EXPTIME", "must be a positive number of seconds"));
     }
-    let site = match (
-        cards.f64("OBSGEO-B")?,
-        cards.f64("OBSGEO-L")?,
-        cards.f64("OBSGEO-H")?,
-    ) {
-        (Some(lat_deg), Some(lon_deg), Some(h_m)) => Some(GeodeticSite {
-            lat_deg,
-            lon_deg,
-            alt_km: h_m / 1000.0,
-        }),
-        _ => None,
-    };
     let header = FrameHeader {
         frame_id: frame_id.into(),
         sensor_id: cards
@@ -400,11 +663,53 @@ pub fn parse_fits(
         height: height as u32,
         start,
         exposure_s,
-        site,
+        site: parse_site(&cards)?,
         wcs: parse_wcs(&cards)?,
         radar: parse_radar(&cards)?,
     };
     Ok(Frame { header, pixels })
+}
+
+/// Most undefined pixels (NaN, infinite, or BLANK) a frame may have, as a fraction: masked bad columns and
+/// saturated cores are normal in reduced frames, a frame mostly undefined is not a frame.
+pub const MAX_UNDEFINED_FRACTION: f64 = 0.1;
+
+/// Replace the undefined pixels at `undefined` by the median of the defined ones (the sky level, so that the
+/// detector sees neither a hole nor a streak), or refuse the frame when more than [`MAX_UNDEFINED_FRACTION`] of it
+/// is undefined.
+fn fill_undefined(
+    name: &str,
+    pixels: &mut [f32],
+    undefined: &[usize],
+    width: usize,
+) -> Result<(), FitsError> {
+    let Some(&first) = undefined.first() else {
+        return Ok(());
+    };
+    if undefined.len() as f64 > MAX_UNDEFINED_FRACTION * pixels.len() as f64 {
+        return Err(FitsError::Undefined {
+            path: name.into(),
+            count: undefined.len(),
+            total: pixels.len(),
+            x: first % width,
+            y: first / width,
+        });
+    }
+    for &i in undefined {
+        pixels[i] = f32::NAN;
+    }
+    let mut defined: Vec<f32> = pixels.iter().copied().filter(|v| v.is_finite()).collect();
+    let mid = defined.len() / 2;
+    let (_, &mut median, _) = defined.select_nth_unstable_by(mid, f32::total_cmp);
+    for &i in undefined {
+        pixels[i] = median;
+    }
+    tracing::warn!(
+        file = name,
+        count = undefined.len(),
+        "undefined pixels set to the median"
+    );
+    Ok(())
 }
 
 fn card(key: &str, value: &str, comment: &str) -> String {
@@ -668,6 +973,304 @@ mod tests {
                 "{date}"
             );
         }
+    }
+
+    /// A FITS file from header cards (key, value) and big-endian data, each HDU padded to whole blocks.
+    fn hdu(cards: &[(&str, &str)], data: &[u8]) -> Vec<u8> {
+        let mut text: Vec<String> = cards.iter().map(|(k, v)| card(k, v, "")).collect();
+        text.push(format!("{:<80}", "END"));
+        let mut bytes = text.concat().into_bytes();
+        bytes.resize(bytes.len().div_ceil(BLOCK) * BLOCK, b' ');
+        bytes.extend_from_slice(data);
+        bytes.resize(bytes.len().div_ceil(BLOCK) * BLOCK, 0);
+        bytes
+    }
+
+    const TIME: [(&str, &str); 2] = [("DATE-OBS", "'2006-06-26T22:00:01.5'"), ("EXPTIME", "2.0")];
+
+    fn image(bitpix: &str, scaling: &[(&'static str, &'static str)], data: &[u8]) -> Vec<u8> {
+        let mut cards = vec![
+            ("SIMPLE", "T"),
+            ("BITPIX", bitpix),
+            ("NAXIS", "2"),
+            ("NAXIS1", "2"),
+            ("NAXIS2", "1"),
+        ];
+        cards.extend_from_slice(scaling);
+        cards.extend_from_slice(&TIME);
+        hdu(&cards, data)
+    }
+
+    #[test]
+    fn every_bitpix_with_bzero_and_bscale() {
+        let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, [f32; 2])> = vec![
+            ("8", vec![], vec![7, 255], [7.0, 255.0]),
+            (
+                "16",
+                vec![("BZERO", "32768")],
+                [(-32768i16).to_be_bytes(), 100i16.to_be_bytes()].concat(),
+                [0.0, 32868.0],
+            ),
+            (
+                "32",
+                vec![("BSCALE", "0.5"), ("BZERO", "10")],
+                [4i32.to_be_bytes(), (-4i32).to_be_bytes()].concat(),
+                [12.0, 8.0],
+            ),
+            (
+                "-32",
+                vec![],
+                [1.25f32.to_be_bytes(), (-3.5f32).to_be_bytes()].concat(),
+                [1.25, -3.5],
+            ),
+            (
+                "-64",
+                vec![("BSCALE", "2.0D0")],
+                [1.5f64.to_be_bytes(), 1e3f64.to_be_bytes()].concat(),
+                [3.0, 2000.0],
+            ),
+        ];
+        for (bitpix, scaling, data, want) in cases {
+            let f = parse_fits("f", &image(bitpix, &scaling, &data), "f", "s").unwrap();
+            assert_eq!(f.pixels, want, "BITPIX {bitpix}");
+        }
+    }
+
+    #[test]
+    fn the_first_image_extension_of_a_multi_extension_file_inherits_the_exposure() {
+        let primary = hdu(
+            &[
+                ("SIMPLE", "T"),
+                ("BITPIX", "8"),
+                ("NAXIS", "0"),
+                ("EXTEND", "T"),
+                TIME[0],
+                TIME[1],
+                ("BZERO", "99"),
+            ],
+            &[],
+        );
+        let table = hdu(
+            &[
+                ("XTENSION", "'BINTABLE'"),
+                ("BITPIX", "8"),
+                ("NAXIS", "2"),
+                ("NAXIS1", "4"),
+                ("NAXIS2", "3"),
+                ("PCOUNT", "0"),
+                ("GCOUNT", "1"),
+            ],
+            &[1; 12],
+        );
+        let ext = hdu(
+            &[
+                ("XTENSION", "'IMAGE   '"),
+                ("BITPIX", "16"),
+                ("NAXIS", "3"),
+                ("NAXIS1", "2"),
+                ("NAXIS2", "1"),
+                ("NAXIS3", "1"),
+                ("EXPTIME", "5.0"),
+            ],
+            &[0, 3, 0, 4],
+        );
+        let f = parse_fits("mef", &[primary.clone(), table, ext].concat(), "f", "s").unwrap();
+        // The primary's BZERO is not inherited, its DATE-OBS is; the extension's own EXPTIME wins.
+        assert_eq!(f.pixels, [3.0, 4.0]);
+        assert_eq!(
+            f.header.start,
+            Epoch::from_gregorian_utc(2006, 6, 26, 22, 0, 1, 500_000_000)
+        );
+        assert_eq!(f.header.exposure_s, 5.0);
+
+        let err = parse_fits("head.fits", &primary, "f", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("head.fits") && err.contains("no image HDU"),
+            "{err}"
+        );
+        let fz = hdu(
+            &[
+                ("XTENSION", "'BINTABLE'"),
+                ("BITPIX", "8"),
+                ("NAXIS", "2"),
+                ("NAXIS1", "8"),
+                ("NAXIS2", "1"),
+                ("PCOUNT", "0"),
+                ("GCOUNT", "1"),
+                ("ZIMAGE", "T"),
+            ],
+            &[0; 8],
+        );
+        let err = parse_fits("x.fz", &[primary, fz].concat(), "f", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.fz") && err.contains("offset 2880") && err.contains("funpack"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn start_times_in_their_common_forms() {
+        let at = |cards: &[(&str, &str)]| {
+            let mut all = vec![
+                ("SIMPLE", "T"),
+                ("BITPIX", "8"),
+                ("NAXIS", "2"),
+                ("NAXIS1", "1"),
+                ("NAXIS2", "1"),
+                ("EXPOSURE", "1"),
+            ];
+            all.extend_from_slice(cards);
+            parse_fits("t.fits", &hdu(&all, &[0]), "f", "s").map(|f| f.header.start)
+        };
+        let want = Epoch::from_gregorian_utc(2002, 7, 26, 19, 36, 37, 250_000_000);
+        for cards in [
+            vec![("DATE-OBS", "'2002-07-26T19:36:37.25'")],
+            vec![("DATE-OBS", "'2002-07-26 19:36:37.250Z'")],
+            vec![("DATE-OBS", "'2002-07-26'"), ("UTSTART", "'19:36:37.25'")],
+            vec![("DATE-OBS", "'2002-07-26'"), ("UT", "'19:36:37.25'")],
+            vec![("DATE-BEG", "'2002-07-26T19:36:37.25'")],
+            vec![("MJD-OBS", "52481.81709780092")],
+        ] {
+            let got = at(&cards).unwrap();
+            assert!((got - want).abs().to_seconds() < 1e-6, "{cards:?}: {got}");
+        }
+        for (cards, needle) in [
+            (vec![], "DATE-OBS: missing"),
+            (
+                vec![("DATE-OBS", "'2002-02-30T00:00:00'")],
+                "'2002-02-30T00:00:00' is not",
+            ),
+            (vec![("DATE-OBS", "'yesterday'")], "'yesterday' is not"),
+            (vec![("MJD-OBS", "-5")], "MJD-OBS"),
+        ] {
+            let err = at(&cards).unwrap_err().to_string();
+            assert!(err.contains("t.fits") && err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn sites_from_obsgeo_or_sitelat_sitelong_siteelev() {
+        let site = |cards: &[(&str, &str)]| {
+            let mut all = vec![
+                ("SIMPLE", "T"),
+                ("BITPIX", "8"),
+                ("NAXIS", "2"),
+                ("NAXIS1", "1"),
+                ("NAXIS2", "1"),
+                TIME[0],
+                TIME[1],
+            ];
+            all.extend_from_slice(cards);
+            parse_fits("s.fits", &hdu(&all, &[0]), "f", "s").map(|f| f.header.site)
+        };
+        // The OGS on Tenerife: 28.3 N, 16.51 W, 2390 m; its ITRS position from the WGS84 formulas (Vallado eq. 3-7).
+        let want = GeodeticSite {
+            lat_deg: 28.3,
+            lon_deg: -16.51,
+            alt_km: 2.39,
+        };
+        let close = |s: Option<GeodeticSite>| {
+            let s = s.unwrap();
+            (s.lat_deg - want.lat_deg).abs() < 1e-8
+                && (s.lon_deg - want.lon_deg).abs() < 1e-8
+                && (s.alt_km - want.alt_km).abs() < 1e-6
+        };
+        assert!(close(
+            site(&[
+                ("OBSGEO-B", "28.3"),
+                ("OBSGEO-L", "-16.51"),
+                ("OBSGEO-H", "2390")
+            ])
+            .unwrap()
+        ));
+        assert!(close(
+            site(&[
+                ("OBSGEO-X", "5390339.1925"),
+                ("OBSGEO-Y", "-1597714.6032"),
+                ("OBSGEO-Z", "3006952.3237")
+            ])
+            .unwrap()
+        ));
+        assert!(close(
+            site(&[
+                ("SITELAT", "'+28:18:00'"),
+                ("SITELONG", "'-16 30 36.0'"),
+                ("SITEELEV", "2390")
+            ])
+            .unwrap()
+        ));
+        assert!(close(
+            site(&[
+                ("SITELAT", "28.3"),
+                ("SITELONG", "-16.51"),
+                ("SITEELEV", "2390.0")
+            ])
+            .unwrap()
+        ));
+        assert_eq!(
+            site(&[("SITELAT", "28.3"), ("SITELONG", "-16.51")]).unwrap(),
+            None
+        );
+        let err = site(&[("SITELAT", "'north'"), ("SITELONG", "1"), ("SITEELEV", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SITELAT") && err.contains("'north'"), "{err}");
+        let err = site(&[
+            ("OBSGEO-X", "5390.3"),
+            ("OBSGEO-Y", "-1599.4"),
+            ("OBSGEO-Z", "3007.0"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("OBSGEO-X"), "{err}");
+    }
+
+    #[test]
+    fn a_few_undefined_pixels_become_the_median_a_frame_of_them_is_refused() {
+        let mut pixels: Vec<u8> = (0..20)
+            .flat_map(|i| (100.0f32 + i as f32).to_be_bytes())
+            .collect();
+        pixels[4..8].copy_from_slice(&f32::NAN.to_be_bytes());
+        let mut cards = vec![
+            ("SIMPLE", "T"),
+            ("BITPIX", "-32"),
+            ("NAXIS", "2"),
+            ("NAXIS1", "10"),
+            ("NAXIS2", "2"),
+        ];
+        cards.extend_from_slice(&TIME);
+        let f = parse_fits("n.fits", &hdu(&cards, &pixels), "f", "s").unwrap();
+        assert_eq!(f.pixels[1], 110.0);
+        let nans: Vec<u8> = (0..20).flat_map(|_| f32::NAN.to_be_bytes()).collect();
+        let err = parse_fits("n.fits", &hdu(&cards, &nans), "f", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("n.fits") && err.contains("20 of 20 pixels are undefined"),
+            "{err}"
+        );
+        // BLANK marks undefined integers.
+        let mut cards = vec![
+            ("SIMPLE", "T"),
+            ("BITPIX", "16"),
+            ("NAXIS", "2"),
+            ("NAXIS1", "10"),
+            ("NAXIS2", "2"),
+            ("BLANK", "-1"),
+        ];
+        cards.extend_from_slice(&TIME);
+        let mut ints: Vec<u8> = (0..20i16).flat_map(|i| (i * 10).to_be_bytes()).collect();
+        ints[0..2].copy_from_slice(&(-1i16).to_be_bytes());
+        assert_eq!(
+            parse_fits("b.fits", &hdu(&cards, &ints), "f", "s")
+                .unwrap()
+                .pixels[0],
+            100.0
+        );
     }
 
     #[test]

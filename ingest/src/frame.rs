@@ -16,6 +16,45 @@ pub struct GeodeticSite {
     pub alt_km: f64,
 }
 
+/// WGS84 equatorial radius, km, and flattening (NIMA TR8350.2, table 3.1).
+const WGS84_A_KM: f64 = 6378.137;
+const WGS84_F: f64 = 1.0 / 298.257223563;
+
+impl GeodeticSite {
+    /// The geodetic coordinates of an Earth-fixed (ITRS) position, km; `None` more than 100 km from the
+    /// ellipsoid's surface (a FITS OBSGEO-X/Y/Z in the wrong unit, or garbage).
+    ///
+    /// Fixed-point iteration on the latitude (Vallado 2013, Algorithm 12), to 1e-12 rad.
+    pub fn from_itrs_km(r: [f64; 3]) -> Option<GeodeticSite> {
+        let e2 = WGS84_F * (2.0 - WGS84_F);
+        let p = r[0].hypot(r[1]);
+        if !(p.is_finite() && r[2].is_finite()) {
+            return None;
+        }
+        let mut lat = r[2].atan2(p * (1.0 - e2));
+        let mut height = 0.0;
+        for _ in 0..20 {
+            let n = WGS84_A_KM / (1.0 - e2 * lat.sin().powi(2)).sqrt();
+            height = if lat.cos().abs() > 1e-9 {
+                p / lat.cos() - n
+            } else {
+                r[2].abs() - n * (1.0 - e2)
+            };
+            let next = r[2].atan2(p * (1.0 - e2 * n / (n + height)));
+            let step = (next - lat).abs();
+            lat = next;
+            if step < 1e-12 {
+                break;
+            }
+        }
+        (height.abs() <= 100.0).then(|| GeodeticSite {
+            lat_deg: lat.to_degrees(),
+            lon_deg: r[1].atan2(r[0]).to_degrees(),
+            alt_km: height,
+        })
+    }
+}
+
 /// The axes of a range-time intensity map from a beam-park radar: rows are time, columns are range gates
 /// (the map is detected like an image; a track's slope is its range rate).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
