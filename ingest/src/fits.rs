@@ -1003,7 +1003,13 @@ mod tests {
 
     #[test]
     fn every_bitpix_with_bzero_and_bscale() {
-        let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, [f32; 2])> = vec![
+        type Case = (
+            &'static str,
+            Vec<(&'static str, &'static str)>,
+            Vec<u8>,
+            [f32; 2],
+        );
+        let cases: Vec<Case> = vec![
             ("8", vec![], vec![7, 255], [7.0, 255.0]),
             (
                 "16",
