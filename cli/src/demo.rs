@@ -12,7 +12,10 @@ use kessler_detector::Detector;
 use kessler_detector::eval::{Score, score_frame};
 use kessler_detector::message::Detections;
 use kessler_ingest::dataset::TruthRow;
+use kessler_ingest::inbound::ReassemblyConfig;
 use kessler_ingest::transport::InProcessSink;
+
+use crate::metrics::Metrics;
 use kessler_od::Tle;
 use kessler_sim::Scenario;
 use serde::Serialize;
@@ -173,6 +176,7 @@ pub async fn run(detector: Detector, options: &DemoOptions) -> Result<DemoReport
         detect_sink,
         topics.clone(),
         Arc::new(detector),
+        (ReassemblyConfig::default(), Arc::new(Metrics::default())),
         shutdown.clone(),
     ));
     let track = tokio::spawn(stages::track_stage(
@@ -180,6 +184,7 @@ pub async fn run(detector: Detector, options: &DemoOptions) -> Result<DemoReport
         track_sink,
         topics.clone(),
         tracker,
+        Arc::new(Metrics::default()),
         shutdown,
     ));
     stages::publish_frames(&sink, &topics, night.frames).await?;

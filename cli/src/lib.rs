@@ -2,6 +2,8 @@
 //! in-process queues), the demo that runs them all in one process, and its scoring against the truth.
 //!
 //! - [`stages`]: publish frames, the detect stage (frames -> detections), the track stage (detections -> catalog).
+//! - [`metrics`]: the counters of `kessler run`, served as Prometheus text.
+//! - [`publish`]: `kessler publish`: files and watched folders onto the frames topic, once each, with a ledger.
 //! - [`od`]: `kessler od`, a batch least-squares fit of a CCSDS TDM's tracking data.
 //! - [`demo`]: a simulated night through every stage, scored against the truth ([`demo::DemoReport`]).
 //!
@@ -9,5 +11,7 @@
 //! [`Sink`]: kessler_ingest::Sink
 
 pub mod demo;
+pub mod metrics;
 pub mod od;
+pub mod publish;
 pub mod stages;

@@ -11,8 +11,14 @@ use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
-use kessler_ingest::kafka::{KafkaSink, KafkaSource, ensure_topics};
-use kessler_ingest::{Frame, fits};
+use kessler::metrics::{self, LagProbe, Metrics};
+use kessler::publish::{Publisher, WatchConfig, frame_files, watch_folder};
+use kessler_ingest::inbound::ReassemblyConfig;
+use kessler_ingest::kafka::{
+    Compression, DEFAULT_MAX_MESSAGE_BYTES, KafkaSink, KafkaSource, ProducerConfig, ensure_topics,
+};
+use kessler_ingest::sensor::Sensors;
+use kessler_ingest::fits;
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -119,20 +125,37 @@ enum Command {
         #[arg(long)]
         cpu: bool,
     },
-    /// Publish frame files (FITS), or every FITS file in the given folders, to the frames topic.
+    /// Publish frame files (FITS), or every FITS file in the given folders, to the frames topic; bad files go to
+    /// the dead-letter topic with the reason. With --watch, follow one folder as files arrive.
     Publish {
         #[arg(long)]
         brokers: String,
         /// Sensor id for files without a KSENSOR keyword.
         #[arg(long, default_value = "unknown")]
         sensor: String,
+        /// Sensor configuration (TOML): fills missing sites, pointings and noise models; frames of sensors not in
+        /// it are dead-lettered.
+        #[arg(long)]
+        sensors: Option<PathBuf>,
         /// Prefix of the topic names (several pipelines on one broker).
         #[arg(long, default_value = "")]
         namespace: String,
+        /// Follow the one folder given: publish each file once it is complete, until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// The watch ledger (default: .kessler-ledger.tsv in the watched folder).
+        #[arg(long, requires = "watch")]
+        ledger: Option<PathBuf>,
+        /// Seconds a watched file's size and modification time must stay the same before it is published.
+        #[arg(long, default_value_t = 2.0, requires = "watch")]
+        settle_s: f64,
+        #[command(flatten)]
+        kafka: KafkaOptions,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Run pipeline stages as Kafka consumers and producers (at least once).
+    /// Run pipeline stages as Kafka consumers and producers (at least once). Several detect workers with the same
+    /// namespace share the frames topic's partitions (one consumer group).
     Run {
         #[arg(long)]
         brokers: String,
@@ -154,6 +177,17 @@ enum Command {
         /// Earth orientation (UT1-UTC, polar motion) for the track stage's fits, from an IERS finals2000A file.
         #[arg(long)]
         eop: Option<PathBuf>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (and /healthz), e.g. 127.0.0.1:9464.
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
+        /// Most MiB of chunked frames held while their chunks arrive.
+        #[arg(long, default_value_t = 512)]
+        reassembly_mib: usize,
+        /// Seconds after a chunked frame's first chunk before an incomplete frame is dead-lettered.
+        #[arg(long, default_value_t = 120.0)]
+        chunk_timeout_s: f64,
+        #[command(flatten)]
+        kafka: KafkaOptions,
     },
     /// Fit an orbit to the tracking data of a CCSDS TDM (KVN) by batch least squares and print it.
     Od {
@@ -238,6 +272,38 @@ impl Threshold {
     }
 }
 
+/// How kessler talks to the broker.
+#[derive(clap::Args, Clone, Copy)]
+struct KafkaOptions {
+    /// The producer's message limit, bytes: larger frames travel in chunks.
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
+    max_message_bytes: usize,
+    /// Batch compression on the wire.
+    #[arg(long, value_enum, default_value = "lz4")]
+    compression: CompressionArg,
+    /// Partitions of topics this command creates (existing topics keep theirs).
+    #[arg(long, default_value_t = 1)]
+    partitions: i32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    None,
+    Lz4,
+}
+
+impl KafkaOptions {
+    fn producer(self) -> ProducerConfig {
+        ProducerConfig {
+            max_message_bytes: self.max_message_bytes,
+            compression: match self.compression {
+                CompressionArg::None => Compression::None,
+                CompressionArg::Lz4 => Compression::Lz4,
+            },
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Stage {
     Detect,
@@ -281,66 +347,76 @@ fn shutdown_on_ctrl_c() -> watch::Receiver<bool> {
     rx
 }
 
-fn fits_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = vec![];
-    for path in paths {
-        if path.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("reading folder {}", path.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension().is_some_and(|x| {
-                        ["fits", "fit", "fts"]
-                            .contains(&x.to_string_lossy().to_lowercase().as_str())
-                    })
-                })
-                .collect();
-            inside.sort();
-            files.extend(inside);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    Ok(files)
+/// What `kessler publish` was asked to do.
+struct PublishArgs {
+    brokers: String,
+    sensor: String,
+    sensors: Option<PathBuf>,
+    namespace: String,
+    watch: Option<(Option<PathBuf>, f64)>,
+    kafka: KafkaOptions,
+    paths: Vec<PathBuf>,
 }
 
-async fn publish(brokers: &str, sensor: &str, namespace: &str, paths: &[PathBuf]) -> Result<()> {
-    let topics = Topics::namespaced(namespace);
-    ensure_topics(brokers, &topics.all(), 1).await?;
-    let sink = KafkaSink::new(brokers)?;
-    let (mut sent, mut failed) = (0, 0);
-    for file in fits_files(paths)? {
-        let frame: Frame = match fits::read_fits(&file, sensor) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("skipped: {e}");
-                failed += 1;
-                continue;
+async fn publish(args: PublishArgs) -> Result<()> {
+    let topics = Topics::namespaced(&args.namespace);
+    ensure_topics(&args.brokers, &topics.all(), args.kafka.partitions).await?;
+    let sensors = args.sensors.as_deref().map(Sensors::load).transpose()?;
+    let publisher = Publisher {
+        sink: KafkaSink::new(&args.brokers, args.kafka.producer())?,
+        topics: topics.clone(),
+        default_sensor: args.sensor,
+        sensors,
+    };
+    let stats = match args.watch {
+        None => publisher.files(&frame_files(&args.paths)?).await?,
+        Some((ledger, settle_s)) => {
+            let [folder] = &args.paths[..] else {
+                bail!("--watch follows one folder; {} paths were given", args.paths.len());
+            };
+            if !folder.is_dir() {
+                bail!("--watch: {} is not a folder", folder.display());
             }
-        };
-        sent += stages::publish_frames(&sink, &topics, [frame]).await?;
-    }
+            let config = WatchConfig {
+                folder: folder.clone(),
+                ledger: ledger.unwrap_or_else(|| folder.join(".kessler-ledger.tsv")),
+                settle: Duration::from_secs_f64(settle_s.max(0.0)),
+                poll: Duration::from_millis(250),
+                brokers: args.brokers.clone(),
+            };
+            eprintln!(
+                "watching {} (ledger {})",
+                folder.display(),
+                config.ledger.display()
+            );
+            watch_folder(&publisher, &config, shutdown_on_ctrl_c()).await?
+        }
+    };
     eprintln!(
-        "published {sent} frames to {}; {failed} files skipped",
-        topics.frames
+        "published {} frames to {}; {} files sent to {}",
+        stats.published, topics.frames, stats.dead_letters, topics.deadletter
     );
-    if sent == 0 && failed > 0 {
-        bail!("no frame could be published");
-    }
     Ok(())
 }
 
-async fn run(
-    brokers: &str,
+/// What `kessler run` was asked to do.
+struct RunArgs {
+    brokers: String,
     stage: Stage,
-    db: &Path,
-    namespace: &str,
+    db: PathBuf,
+    namespace: String,
     detection: (bool, DetectorConfig),
     idle: Option<f64>,
-) -> Result<()> {
+    metrics: Option<std::net::SocketAddr>,
+    reassembly: ReassemblyConfig,
+    kafka: KafkaOptions,
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let (brokers, namespace) = (args.brokers.as_str(), args.namespace.as_str());
     let topics = Topics::namespaced(namespace);
-    ensure_topics(brokers, &topics.all(), 1).await?;
-    let idle = idle.map(Duration::from_secs_f64);
+    ensure_topics(brokers, &topics.all(), args.kafka.partitions).await?;
+    let idle = args.idle.map(Duration::from_secs_f64);
     let shutdown = shutdown_on_ctrl_c();
     let group = |name: &str| {
         if namespace.is_empty() {
@@ -349,29 +425,59 @@ async fn run(
             format!("{namespace}.kessler-{name}")
         }
     };
-    let detect = (stage != Stage::Track).then(|| {
+    let metrics = Arc::new(Metrics::default());
+    let producer = args.kafka.producer();
+    let detect = (args.stage != Stage::Track).then(|| {
         let source = KafkaSource::new(brokers, &group("detect"), &topics.frames, idle);
-        let detector = Arc::new(detector(detection.0, detection.1));
+        let detector = Arc::new(detector(args.detection.0, args.detection.1));
         (source, detector)
     });
+    let backend = detect
+        .as_ref()
+        .map_or("none".to_string(), |(_, d)| d.backend_description());
+    if let Some(addr) = args.metrics {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics {addr}"))?;
+        let mut groups = vec![];
+        if args.stage != Stage::Track {
+            groups.push((group("detect"), topics.frames.clone()));
+        }
+        if args.stage != Stage::Detect {
+            groups.push((group("track"), topics.detections.clone()));
+        }
+        let probe = LagProbe {
+            brokers: brokers.to_string(),
+            groups,
+        };
+        eprintln!("metrics at http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(metrics::serve(
+            listener,
+            metrics.clone(),
+            backend,
+            Some(probe),
+        ));
+    }
     let detect = match detect {
         Some((source, detector)) => Some(tokio::spawn(stages::detect_stage(
             source?,
-            KafkaSink::new(brokers)?,
+            KafkaSink::new(brokers, producer)?,
             topics.clone(),
             detector,
+            (args.reassembly, metrics.clone()),
             shutdown.clone(),
         ))),
         None => None,
     };
-    let track = if stage != Stage::Detect {
+    let track = if args.stage != Stage::Detect {
         let source = KafkaSource::new(brokers, &group("track"), &topics.detections, idle)?;
-        let tracker = Tracker::new(Catalog::open(db)?, TrackConfig::default());
+        let tracker = Tracker::new(Catalog::open(&args.db)?, TrackConfig::default());
         Some(tokio::spawn(stages::track_stage(
             source,
-            KafkaSink::new(brokers)?,
+            KafkaSink::new(brokers, producer)?,
             topics.clone(),
             tracker,
+            metrics.clone(),
             shutdown,
         )))
     } else {
@@ -396,6 +502,9 @@ async fn run(
     }
     if let Some((stats, _)) = track {
         eprintln!("track stage: {}", serde_json::to_string(&stats)?);
+    }
+    if let Some(mib) = peak_rss_mib() {
+        eprintln!("peak resident memory: {mib} MiB");
     }
     Ok(())
 }
@@ -434,7 +543,7 @@ struct DetectLine<'a> {
 
 fn detect_files(files: &[PathBuf], json: bool, detector: &Detector) -> Result<()> {
     let mut failed = 0;
-    for path in fits_files(files)? {
+    for path in frame_files(files)? {
         let name = path.display().to_string();
         let frame = match fits::read_fits(&path, "unknown") {
             Ok(f) => f,
@@ -511,7 +620,7 @@ fn read_dataset(dataset: &Path) -> Result<(Vec<kessler_ingest::dataset::TruthRow
     let text = std::fs::read_to_string(&truth_path)
         .with_context(|| format!("reading {}", truth_path.display()))?;
     let truth = kessler_ingest::dataset::parse_truth(&truth_path.display().to_string(), &text)?;
-    let files = fits_files(&[dataset.to_path_buf()])?;
+    let files = frame_files(&[dataset.to_path_buf()])?;
     if files.is_empty() {
         bail!("no FITS files in {}", dataset.display());
     }
@@ -887,9 +996,25 @@ async fn main() -> Result<()> {
         Command::Publish {
             brokers,
             sensor,
+            sensors,
             namespace,
+            watch,
+            ledger,
+            settle_s,
+            kafka,
             paths,
-        } => publish(&brokers, &sensor, &namespace, &paths).await,
+        } => {
+            publish(PublishArgs {
+                brokers,
+                sensor,
+                sensors,
+                namespace,
+                watch: watch.then_some((ledger, settle_s)),
+                kafka,
+                paths,
+            })
+            .await
+        }
         Command::Run {
             brokers,
             stage,
@@ -899,10 +1024,27 @@ async fn main() -> Result<()> {
             threshold,
             exit_when_idle,
             eop,
+            metrics,
+            reassembly_mib,
+            chunk_timeout_s,
+            kafka,
         } => {
             load_eop(eop.as_deref())?;
-            let detection = (cpu, threshold.config());
-            run(&brokers, stage, &db, &namespace, detection, exit_when_idle).await
+            run(RunArgs {
+                brokers,
+                stage,
+                db,
+                namespace,
+                detection: (cpu, threshold.config()),
+                idle: exit_when_idle,
+                metrics,
+                reassembly: ReassemblyConfig {
+                    bound_bytes: reassembly_mib * 1024 * 1024,
+                    timeout: Duration::from_secs_f64(chunk_timeout_s.max(0.0)),
+                },
+                kafka,
+            })
+            .await
         }
         Command::Od {
             tdm,

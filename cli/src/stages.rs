@@ -4,15 +4,20 @@
 //! stage moves on.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{Outcome, Tracker};
 use kessler_detector::message::{Detections, SCHEMA_VERSION};
 use kessler_detector::{Detector, measure};
+use kessler_ingest::inbound::{Arrival, Inbound, ReassemblyConfig};
 use kessler_ingest::transport::Position;
 use kessler_ingest::transport::{CATALOG_TOPIC, DEADLETTER_TOPIC, DETECTIONS_TOPIC, FRAMES_TOPIC};
-use kessler_ingest::{Frame, Message, Sink, Source, envelope};
+use kessler_ingest::{Frame, Message, Sink, Source, chunk, envelope};
+
+use crate::metrics::Metrics;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -71,7 +76,8 @@ const DEAD_LETTER_PAYLOAD_BYTES: usize = 4096;
 struct DeadLetter<'a> {
     schema_version: u32,
     stage: &'a str,
-    /// Where the message was: topic, partition and offset for Kafka.
+    /// Where the message was: `topic/partition@offset` for Kafka, the file's path for a file that could not be
+    /// published.
     position: String,
     key: &'a str,
     reason: String,
@@ -81,37 +87,44 @@ struct DeadLetter<'a> {
     payload_head_hex: String,
 }
 
-async fn dead_letter(
+/// Send what a stage could not process to the dead-letter topic: where it was, its key, its payload (or the head
+/// of it) and why.
+pub async fn dead_letter(
     sink: &impl Sink,
     topics: &Topics,
     stage: &str,
-    message: &Message,
+    (position, key, payload): (&Position, &str, &[u8]),
     reason: String,
 ) -> Result<()> {
-    let position = match &message.position {
+    let position = match position {
         Position::Kafka {
             topic,
             partition,
             offset,
         } => format!("{topic}/{partition}@{offset}"),
         Position::InProcess => "in-process".to_string(),
+        Position::File(path) => path.clone(),
     };
-    tracing::warn!(stage, key = message.key, position, %reason, "message sent to the dead-letter topic");
-    let head = &message.payload[..message.payload.len().min(DEAD_LETTER_PAYLOAD_BYTES)];
+    tracing::warn!(stage, key, position, %reason, "sent to the dead-letter topic");
+    let head = &payload[..payload.len().min(DEAD_LETTER_PAYLOAD_BYTES)];
     let letter = DeadLetter {
         schema_version: 1,
         stage,
         position,
-        key: &message.key,
+        key,
         reason,
-        payload_bytes: message.payload.len(),
-        payload_crc32c: crc32c::crc32c(&message.payload),
+        payload_bytes: payload.len(),
+        payload_crc32c: crc32c::crc32c(payload),
         payload_head_hex: head.iter().map(|b| format!("{b:02x}")).collect(),
     };
     let json = serde_json::to_vec(&letter).expect("a dead letter always serialises");
-    sink.send(&topics.deadletter, &message.key, json)
+    sink.send(&topics.deadletter, key, json)
         .await
         .context("sending to the dead-letter topic")
+}
+
+fn origin(message: &Message) -> (&Position, &str, &[u8]) {
+    (&message.position, &message.key, &message.payload)
 }
 
 /// Waits for the next message, or `None` at the end of the stream or when shutdown is signalled.
@@ -128,7 +141,8 @@ async fn next(
     }
 }
 
-/// Send frames to the frames topic (key = sensor id); returns how many were sent.
+/// Send frames to the frames topic (key = sensor id), each in one message or, when larger than the sink's message
+/// limit, in chunks; returns how many frames were sent.
 pub async fn publish_frames(
     sink: &impl Sink,
     topics: &Topics,
@@ -136,10 +150,12 @@ pub async fn publish_frames(
 ) -> Result<usize> {
     let mut sent = 0;
     for frame in frames {
-        let bytes =
-            envelope::encode(&frame).with_context(|| format!("frame {}", frame.header.frame_id))?;
-        sink.send(&topics.frames, &frame.header.sensor_id, bytes)
-            .await?;
+        let messages = chunk::encode_messages(&frame, sink.max_message_bytes())
+            .with_context(|| format!("frame {}", frame.header.frame_id))?;
+        for message in messages {
+            sink.send(&topics.frames, &frame.header.sensor_id, message)
+                .await?;
+        }
         sent += 1;
     }
     Ok(sent)
@@ -180,28 +196,68 @@ pub fn detect_frame(detector: &Detector, frame: &Frame) -> Result<Detections, St
     })
 }
 
-/// The detect stage: frames in, one detections message per frame out.
+/// The detect stage: frames in (whole or in chunks), one detections message per frame out. Progress is recorded
+/// only up to the first chunk of a frame still arriving; frames whose chunks stop arriving are dead-lettered after
+/// the reassembly timeout.
 pub async fn detect_stage(
     mut source: impl Source,
     sink: impl Sink,
     topics: Topics,
     detector: Arc<Detector>,
+    (reassembly, metrics): (ReassemblyConfig, Arc<Metrics>),
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<DetectStats> {
     let mut stats = DetectStats::default();
-    while let Some(message) = next(&mut source, &mut shutdown).await? {
-        let result = match envelope::decode(&message.payload) {
-            Err(e) => Err(format!("bad frame envelope: {e}")),
-            Ok(frame) => {
-                let detector = detector.clone();
-                // A panic in the detector is this frame's problem, not the worker's: dead-letter it and go on.
-                tokio::task::spawn_blocking(move || detect_frame(&detector, &frame))
+    let mut inbound = Inbound::new(reassembly);
+    let mut sweep = tokio::time::interval((reassembly.timeout / 4).max(Duration::from_millis(250)));
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let message = tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = sweep.tick() => {
+                for gone in inbound.expire(Instant::now()) {
+                    stats.dead_letters += 1;
+                    Metrics::add(&metrics.dead_letters, 1);
+                    let reason = format!(
+                        "incomplete frame: {} of {} chunks arrived within {:?} of the first",
+                        gone.received, gone.count, reassembly.timeout
+                    );
+                    dead_letter(&sink, &topics, "detect", (&gone.first, &gone.frame_id, &[]), reason).await?;
+                }
+                metrics.reassembly_bytes.store(inbound.held_bytes() as u64, Ordering::Relaxed);
+                continue;
+            }
+            m = source.recv() => match m? {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        let result = match inbound.accept(&message, Instant::now()) {
+            Arrival::Pending => Ok(None),
+            Arrival::Bad(reason) => Err(reason),
+            Arrival::Envelope(bytes) => match envelope::decode(&bytes) {
+                Err(e) => Err(format!("bad frame envelope: {e}")),
+                Ok(frame) => {
+                    Metrics::add(&metrics.frames_in, 1);
+                    let detector = detector.clone();
+                    // A panic in the detector is this frame's problem, not the worker's: dead-letter it and go on.
+                    tokio::task::spawn_blocking(move || {
+                        let started = Instant::now();
+                        detect_frame(&detector, &frame).map(|d| Some((d, started.elapsed())))
+                    })
                     .await
                     .unwrap_or_else(|e| Err(format!("the detector failed on this frame: {e}")))
-            }
+                }
+            },
         };
+        metrics
+            .reassembly_bytes
+            .store(inbound.held_bytes() as u64, Ordering::Relaxed);
         match result {
-            Ok(detections) => {
+            Ok(None) => {}
+            Ok(Some((detections, took))) => {
                 stats.frames += 1;
                 stats.streaks += detections.streaks.len();
                 if detections.measurements.len() < detections.streaks.len() {
@@ -213,13 +269,19 @@ pub async fn detect_stage(
                     detections.to_json(),
                 )
                 .await?;
+                Metrics::add(&metrics.frames_detected, 1);
+                Metrics::add(&metrics.streaks_out, detections.streaks.len() as u64);
+                Metrics::add(&metrics.detect_micros, took.as_micros() as u64);
             }
             Err(reason) => {
                 stats.dead_letters += 1;
-                dead_letter(&sink, &topics, "detect", &message, reason).await?;
+                Metrics::add(&metrics.dead_letters, 1);
+                dead_letter(&sink, &topics, "detect", origin(&message), reason).await?;
             }
         }
-        source.done(&message)?;
+        if let Some(position) = inbound.committable(&message.position) {
+            source.done(&position)?;
+        }
     }
     source.close()?;
     Ok(stats)
@@ -281,6 +343,7 @@ pub async fn track_stage(
     sink: impl Sink,
     topics: Topics,
     tracker: Tracker,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(TrackStats, Tracker)> {
     let mut stats = TrackStats::default();
@@ -292,8 +355,9 @@ pub async fn track_stage(
             Ok(d) => d,
             Err(e) => {
                 stats.dead_letters += 1;
-                dead_letter(&sink, &topics, "track", &message, e.to_string()).await?;
-                source.done(&message)?;
+                Metrics::add(&metrics.dead_letters, 1);
+                dead_letter(&sink, &topics, "track", origin(&message), e.to_string()).await?;
+                source.done(&message.position)?;
                 continue;
             }
         };
@@ -315,9 +379,12 @@ pub async fn track_stage(
         } else {
             stats.replayed_frames += 1;
         }
+        let stored = stats.tracks_stored;
         count_outcomes(outcomes, &mut stats);
+        Metrics::add(&metrics.detections_in, 1);
+        Metrics::add(&metrics.tracks_stored, (stats.tracks_stored - stored) as u64);
         publish_changes(&sink, &topics, &mut tracker.catalog).await?;
-        source.done(&message)?;
+        source.done(&message.position)?;
     }
     let (t, outcomes) = with_tracker(tracker, |t| t.process(true)).await?;
     tracker = t;

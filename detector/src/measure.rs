@@ -127,6 +127,7 @@ mod tests {
             }),
             wcs: Some(TanWcs::centred(200.0, 10.0, 255.5, 255.5, 0.004, 0.0)),
             radar: None,
+            instrument: None,
         };
         let streak = Streak {
             x1: 255.5,

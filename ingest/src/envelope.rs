@@ -12,8 +12,8 @@
 //! | width x height x size | pixels, row-major |
 //! | 4 | CRC32C of every byte before it |
 //!
-//! Integer-valued frames (CCD counts) travel as u16, half the size of f32. Frames travel whole: one larger than the
-//! producer's message limit ([`crate::kafka::MAX_MESSAGE_BYTES`]) is refused when sent; chunking is issue #5.
+//! Integer-valued frames (CCD counts) travel as u16, half the size of f32. An envelope larger than the producer's
+//! message limit travels in chunks ([`crate::chunk`]).
 
 use crate::frame::{Frame, FrameHeader, fits_in_u16};
 
@@ -196,6 +196,7 @@ mod tests {
                 site: None,
                 wcs: None,
                 radar: None,
+                instrument: None,
             },
             pixels,
         }

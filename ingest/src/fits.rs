@@ -12,7 +12,7 @@ use std::path::Path;
 
 use hifitime::Epoch;
 
-use crate::frame::{Frame, FrameHeader, GeodeticSite, RadarAxes, fits_in_u16};
+use crate::frame::{Frame, FrameHeader, GeodeticSite, Instrument, RadarAxes, fits_in_u16};
 use crate::wcs::{Sip, SipPolynomial, TanWcs};
 
 const BLOCK: usize = 2880;
@@ -489,7 +489,7 @@ pub fn read_fits(path: &Path, default_sensor: &str) -> Result<Frame, FitsError> 
 const INHERITED: &[&str] = &[
     "DATE-OBS", "DATE-BEG", "TIME-OBS", "UTSTART", "UT", "MJD-OBS", "MJD-BEG", "EXPTIME",
     "EXPOSURE", "OBSGEO-B", "OBSGEO-L", "OBSGEO-H", "OBSGEO-X", "OBSGEO-Y", "OBSGEO-Z", "SITELAT",
-    "SITELONG", "SITEELEV", "KSENSOR",
+    "SITELONG", "SITEELEV", "KSENSOR", "GAIN", "RDNOISE", "READNOIS",
 ];
 
 /// Largest image side kessler reads, px.
@@ -579,6 +579,20 @@ fn first_image(name: &str, bytes: &[u8]) -> Result<(Cards, usize), FitsError> {
     }
 }
 
+/// The camera's gain (GAIN, e-/ADU) and read noise (RDNOISE or READNOIS, e-), when the header gives them.
+fn parse_instrument(cards: &Cards) -> Result<Option<Instrument>, FitsError> {
+    let gain_e_per_adu = cards.f64("GAIN")?;
+    let read_noise_e = match cards.f64("RDNOISE")? {
+        Some(v) => Some(v),
+        None => cards.f64("READNOIS")?,
+    };
+    Ok((gain_e_per_adu.is_some() || read_noise_e.is_some()).then_some(Instrument {
+        gain_e_per_adu,
+        read_noise_e,
+        psf_fwhm_px: None,
+    }))
+}
+
 /// Parse FITS bytes; `name` is used in error messages.
 pub fn parse_fits(
     name: &str,
@@ -666,6 +680,7 @@ pub fn parse_fits(
         site: parse_site(&cards)?,
         wcs: parse_wcs(&cards)?,
         radar: parse_radar(&cards)?,
+        instrument: parse_instrument(&cards)?,
     };
     Ok(Frame { header, pixels })
 }
@@ -766,6 +781,13 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
         &str_value(&h.sensor_id),
         "kessler sensor id",
     ));
+    let instrument = h.instrument.unwrap_or_default();
+    if let Some(gain) = instrument.gain_e_per_adu {
+        cards.push(card("GAIN", &format!("{gain}"), "e-/ADU"));
+    }
+    if let Some(noise) = instrument.read_noise_e {
+        cards.push(card("RDNOISE", &format!("{noise}"), "read noise, e-"));
+    }
     if let Some(site) = h.site {
         cards.push(card(
             "OBSGEO-B",
@@ -876,6 +898,7 @@ mod tests {
                 }),
                 wcs: Some(TanWcs::centred(120.0, -5.0, 1.0, 0.5, 0.004, 3.0)),
                 radar: None,
+                instrument: None,
             },
             pixels,
         }

@@ -81,6 +81,17 @@ impl RadarAxes {
     }
 }
 
+/// What a sensor's camera adds to each frame: its noise model and image quality. Any field may be unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Instrument {
+    /// Electrons per ADU.
+    pub gain_e_per_adu: Option<f64>,
+    /// Read noise, electrons RMS.
+    pub read_noise_e: Option<f64>,
+    /// Full width at half maximum of the point-spread function, pixels.
+    pub psf_fwhm_px: Option<f64>,
+}
+
 /// Everything about a frame except its pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameHeader {
@@ -103,6 +114,9 @@ pub struct FrameHeader {
     /// For a radar range-time map: its range and time axes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub radar: Option<RadarAxes>,
+    /// The camera's noise model and image quality, when known (FITS GAIN / RDNOISE, or the sensor configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<Instrument>,
 }
 
 impl FrameHeader {

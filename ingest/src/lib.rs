@@ -6,6 +6,9 @@
 //! - [`fits`]: read the first image HDU of a FITS file into a frame; write a frame as FITS.
 //! - [`dataset`]: recorded datasets' `truth.csv`.
 //! - [`envelope`]: the versioned binary form of a frame on the `kessler.frames` topic, with a CRC32C.
+//! - [`chunk`]: envelopes larger than a message split into chunks; [`inbound`] puts them back together and holds
+//!   a consumer's progress to the first chunk of a frame still arriving.
+//! - [`sensor`]: the sensor configuration (TOML) that fills a frame's missing site, pointing and noise model.
 //! - [`transport`]: [`Source`] and [`Sink`], implemented by bounded in-process queues and by [`kafka`].
 //!
 //! ```
@@ -23,6 +26,7 @@
 //!         site: None,
 //!         wcs: Some(TanWcs::centred(120.0, 30.0, 0.5, 0.0, 0.004, 0.0)),
 //!         radar: None,
+//!         instrument: None,
 //!     },
 //!     pixels: vec![1000.0, 1010.0],
 //! };
@@ -30,14 +34,17 @@
 //! assert_eq!(envelope::decode(&bytes).unwrap(), frame);
 //! ```
 
+pub mod chunk;
 pub mod dataset;
 pub mod envelope;
 pub mod fits;
 pub mod frame;
+pub mod inbound;
 pub mod kafka;
+pub mod sensor;
 pub mod transport;
 pub mod wcs;
 
-pub use frame::{Frame, FrameHeader, GeodeticSite, RadarAxes};
+pub use frame::{Frame, FrameHeader, GeodeticSite, Instrument, RadarAxes};
 pub use transport::{Message, Sink, Source};
 pub use wcs::TanWcs;

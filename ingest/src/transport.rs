@@ -32,6 +32,8 @@ pub enum TransportError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
     InProcess,
+    /// A file `kessler publish` read (the source of a dead letter, never of a message).
+    File(String),
     Kafka {
         topic: String,
         partition: i32,
@@ -52,14 +54,20 @@ pub trait Source: Send {
     /// The next message; `Ok(None)` once the stream has ended (in-process: every sender dropped) or has been idle
     /// for the source's idle limit.
     fn recv(&mut self) -> impl Future<Output = Result<Option<Message>, TransportError>> + Send;
-    /// Everything `message` produced has been acknowledged: its position may be stored.
-    fn done(&mut self, message: &Message) -> Result<(), TransportError>;
+    /// Everything up to and including the message at `position` has been handled and what it produced
+    /// acknowledged: the position may be stored.
+    fn done(&mut self, position: &Position) -> Result<(), TransportError>;
     /// Flush stored positions (Kafka: a synchronous commit). Called once at shutdown.
     fn close(&mut self) -> Result<(), TransportError>;
 }
 
 /// Sends messages; `send` returns once the message is acknowledged (Kafka: by the broker).
 pub trait Sink: Send + Sync {
+    /// The largest payload one message may carry, bytes; larger frames travel in chunks ([`crate::chunk`]).
+    fn max_message_bytes(&self) -> usize {
+        usize::MAX
+    }
+
     fn send(
         &self,
         topic: &str,
@@ -118,7 +126,7 @@ impl Source for InProcessSource {
         Ok(self.receiver.recv().await)
     }
 
-    fn done(&mut self, _message: &Message) -> Result<(), TransportError> {
+    fn done(&mut self, _position: &Position) -> Result<(), TransportError> {
         Ok(())
     }
 
@@ -143,7 +151,7 @@ mod tests {
         });
         let mut got = vec![];
         while let Some(m) = source.recv().await.unwrap() {
-            source.done(&m).unwrap();
+            source.done(&m.position).unwrap();
             got.push(m.payload[0]);
         }
         producer.await.unwrap();

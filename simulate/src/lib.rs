@@ -499,6 +499,7 @@ fn render(
         site: Some(scenario.site),
         wcs: Some(wcs),
         radar: None,
+        instrument: None,
     };
     Ok((Frame { header, pixels }, streak))
 }
@@ -708,6 +709,7 @@ pub fn simulate_snr_grid(
             site: Some(scenario.site),
             wcs: None,
             radar: None,
+            instrument: None,
         };
         out.push(Frame {
             header,

@@ -142,6 +142,7 @@ pub fn simulate_radar(
                     time0_s: 0.5 * scenario.row_s,
                     row_s: scenario.row_s,
                 }),
+                instrument: None,
             },
             pixels,
         });

@@ -12,7 +12,11 @@ use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
 use kessler_ingest::Sink;
-use kessler_ingest::kafka::{KafkaSink, KafkaSource, committed_offsets, ensure_topics};
+use kessler::metrics::Metrics;
+use kessler_ingest::inbound::ReassemblyConfig;
+use kessler_ingest::kafka::{
+    KafkaSink, KafkaSource, ProducerConfig, committed_offsets, ensure_topics,
+};
 use tokio::sync::watch;
 
 fn brokers() -> String {
@@ -59,9 +63,10 @@ async fn track_until(
     let tracker = Tracker::new(Catalog::open(db).unwrap(), TrackConfig::default());
     let track = tokio::spawn(stages::track_stage(
         source,
-        KafkaSink::new(brokers).unwrap(),
+        KafkaSink::new(brokers, ProducerConfig::default()).unwrap(),
         topics.clone(),
         tracker,
+        Arc::new(Metrics::default()),
         shutdown,
     ));
     let watcher = Catalog::open(db).unwrap();
@@ -96,7 +101,7 @@ async fn simulated_night_through_kafka_is_cataloged_within_bounds() {
     let night = kessler_sim::simulate(&scenario, None, 11).unwrap();
     let truth = night.truth.clone();
     let frame_count = night.frames.len();
-    let sink = KafkaSink::new(&brokers).unwrap();
+    let sink = KafkaSink::new(&brokers, ProducerConfig::default()).unwrap();
     // A corrupt message first: the detect stage must dead-letter it and carry on.
     sink.send(
         &topics.frames,
@@ -123,9 +128,10 @@ async fn simulated_night_through_kafka_is_cataloged_within_bounds() {
     let (_running, never) = watch::channel(false);
     let detect = tokio::spawn(stages::detect_stage(
         detect_source,
-        KafkaSink::new(&brokers).unwrap(),
+        KafkaSink::new(&brokers, ProducerConfig::default()).unwrap(),
         topics.clone(),
         Arc::new(detector),
+        (ReassemblyConfig::default(), Arc::new(Metrics::default())),
         never,
     ));
     let dir = tempfile::tempdir().unwrap();
@@ -177,9 +183,10 @@ async fn simulated_night_through_kafka_is_cataloged_within_bounds() {
     let (_running, never) = watch::channel(false);
     let (replay, _) = stages::track_stage(
         source,
-        KafkaSink::new(&brokers).unwrap(),
+        KafkaSink::new(&brokers, ProducerConfig::default()).unwrap(),
         topics.clone(),
         tracker,
+        Arc::new(Metrics::default()),
         never,
     )
     .await

@@ -1,0 +1,426 @@
+//! `kessler publish`: frame files onto the frames topic, once each.
+//!
+//! A file that cannot be read as a frame (truncated, corrupt, no time, an unknown sensor) goes to the dead-letter
+//! topic with the reason and its path; publishing goes on. With `--watch` a folder is followed: a file is taken
+//! once its size and modification time have not changed for the settle time (names starting with `.` and
+//! endings other than .fits/.fit/.fts, such as `.part` or `.tmp`, are left alone until renamed), and every
+//! outcome is written to a ledger before the next file, so a restart neither republishes nor misses a file.
+//!
+//! The ledger (one line per event, appended and synced to disk) records `sending` before a file's first message
+//! and `sent` or `dead` after the broker acknowledged. A file left at `sending` by a publisher that died mid-send
+//! is checked against the frames topic's last messages on restart: if its frame is there whole it is marked sent,
+//! else it is sent again (a half-sent chunked frame is sent again from its first chunk, which replaces the half).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use kessler_ingest::sensor::Sensors;
+use kessler_ingest::transport::Position;
+use kessler_ingest::{Frame, Sink, chunk, fits, kafka};
+use tokio::sync::watch;
+
+use crate::stages::{self, Topics};
+
+/// Where frames come from and how they are checked.
+pub struct Publisher<S> {
+    pub sink: S,
+    pub topics: Topics,
+    /// Sensor id of files without a KSENSOR keyword.
+    pub default_sensor: String,
+    pub sensors: Option<Sensors>,
+}
+
+/// Counts of one publishing run.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct PublishStats {
+    pub published: usize,
+    pub dead_letters: usize,
+}
+
+/// Whether a path names a frame file: .fits, .fit or .fts (any case), not hidden.
+pub fn is_frame_file(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    !hidden
+        && path.extension().is_some_and(|x| {
+            ["fits", "fit", "fts"].contains(&x.to_string_lossy().to_lowercase().as_str())
+        })
+}
+
+/// The files named, and the frame files inside the folders named (sorted by name).
+pub fn frame_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = vec![];
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading folder {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_frame_file(p))
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// The first bytes of a file, for its dead letter.
+fn head(path: &Path) -> Vec<u8> {
+    let mut bytes = vec![];
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(4096).read_to_end(&mut bytes);
+    }
+    bytes
+}
+
+/// What became of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Dead,
+}
+
+impl<S: Sink> Publisher<S> {
+    /// Read `path` as a frame, checked against the sensor configuration.
+    fn read(&self, path: &Path) -> Result<Frame, String> {
+        let mut frame = fits::read_fits(path, &self.default_sensor).map_err(|e| e.to_string())?;
+        if let Some(sensors) = &self.sensors {
+            sensors.apply(&mut frame)?;
+        }
+        kessler_ingest::envelope::encode(&frame).map_err(|e| e.to_string())?;
+        Ok(frame)
+    }
+
+    /// Publish one file, or dead-letter it with the reason.
+    pub async fn file(&self, path: &Path) -> Result<Outcome> {
+        match self.read(path) {
+            Ok(frame) => {
+                stages::publish_frames(&self.sink, &self.topics, [frame]).await?;
+                Ok(Outcome::Sent)
+            }
+            Err(reason) => {
+                let name = path.display().to_string();
+                let key = path
+                    .file_name()
+                    .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
+                let position = Position::File(name);
+                let head = head(path);
+                stages::dead_letter(
+                    &self.sink,
+                    &self.topics,
+                    "publish",
+                    (&position, &key, &head),
+                    reason,
+                )
+                .await?;
+                Ok(Outcome::Dead)
+            }
+        }
+    }
+
+    /// Publish files one after another.
+    pub async fn files(&self, files: &[PathBuf]) -> Result<PublishStats> {
+        let mut stats = PublishStats::default();
+        for path in files {
+            match self.file(path).await? {
+                Outcome::Sent => stats.published += 1,
+                Outcome::Dead => stats.dead_letters += 1,
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// A file as the watcher last saw it: its identity in the ledger is name, size and modification time, so a file
+/// replaced by a new one of the same name is a new file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Seen {
+    name: String,
+    size: u64,
+    mtime_ns: u128,
+}
+
+impl Seen {
+    fn of(path: &Path) -> Option<Seen> {
+        let meta = std::fs::metadata(path).ok()?;
+        let mtime_ns = meta
+            .modified()
+            .ok()?
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some(Seen {
+            name: path.file_name()?.to_string_lossy().into_owned(),
+            size: meta.len(),
+            mtime_ns,
+        })
+    }
+
+    fn line(&self, event: &str) -> String {
+        format!("{event}\t{}\t{}\t{}\n", self.size, self.mtime_ns, self.name)
+    }
+}
+
+/// The durable record of a watched folder.
+pub struct Ledger {
+    file: File,
+    path: PathBuf,
+    finished: HashSet<Seen>,
+    in_doubt: Vec<Seen>,
+}
+
+impl Ledger {
+    /// Open (or create) the ledger at `path` and read what it holds.
+    pub fn open(path: &Path) -> Result<Ledger> {
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the ledger {}", path.display()))?;
+        let mut finished = HashSet::new();
+        let mut sending = HashSet::new();
+        let lines = BufReader::new(&file)
+            .lines()
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("reading the ledger {}", path.display()))?;
+        for (n, line) in lines.iter().enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.splitn(4, '\t').collect();
+            let parsed = match fields[..] {
+                [event, size, mtime, name] => size
+                    .parse()
+                    .ok()
+                    .zip(mtime.parse().ok())
+                    .map(|(size, mtime_ns)| {
+                        (
+                            event,
+                            Seen {
+                                name: name.into(),
+                                size,
+                                mtime_ns,
+                            },
+                        )
+                    }),
+                _ => None,
+            };
+            match parsed {
+                Some(("sending", seen)) => {
+                    sending.insert(seen);
+                }
+                Some(("sent" | "dead", seen)) => {
+                    sending.remove(&seen);
+                    finished.insert(seen);
+                }
+                // A line cut short by a crash mid-write is the last one; anything else is damage.
+                _ if n + 1 == lines.len() => {
+                    tracing::warn!(ledger = %path.display(), line = n + 1, "ignoring a partly written last line");
+                }
+                _ => anyhow::bail!("{}: line {}: not a ledger line: {line:?}", path.display(), n + 1),
+            }
+        }
+        Ok(Ledger {
+            file,
+            path: path.to_path_buf(),
+            finished,
+            in_doubt: sending.into_iter().collect(),
+        })
+    }
+
+    fn record(&mut self, seen: &Seen, event: &str) -> Result<()> {
+        // A partly written last line (a crash mid-write) ends with no newline: start on a fresh line.
+        self.file.write_all(b"\n")?;
+        self.file.write_all(seen.line(event).as_bytes())?;
+        self.file
+            .sync_data()
+            .with_context(|| format!("syncing the ledger {}", self.path.display()))?;
+        if event != "sending" {
+            self.finished.insert(seen.clone());
+        }
+        Ok(())
+    }
+}
+
+/// How a folder is watched.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub folder: PathBuf,
+    pub ledger: PathBuf,
+    /// How long a file's size and modification time must stay the same before it is taken.
+    pub settle: Duration,
+    /// How often the folder is listed.
+    pub poll: Duration,
+    /// The broker, for checking files a previous run left in doubt.
+    pub brokers: String,
+}
+
+/// Follow `config.folder` until shutdown, publishing each complete file once.
+pub async fn watch_folder<S: Sink>(
+    publisher: &Publisher<S>,
+    config: &WatchConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<PublishStats> {
+    let mut ledger = Ledger::open(&config.ledger)?;
+    let mut stats = PublishStats::default();
+    resolve_in_doubt(publisher, config, &mut ledger, &mut stats).await?;
+    // name -> (what was seen, since when unchanged)
+    let mut settling: HashMap<String, (Seen, Instant)> = HashMap::new();
+    loop {
+        let mut listing: Vec<PathBuf> = std::fs::read_dir(&config.folder)
+            .with_context(|| format!("reading folder {}", config.folder.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_frame_file(p) && p.is_file())
+            .collect();
+        listing.sort();
+        let now = Instant::now();
+        for path in listing {
+            let Some(seen) = Seen::of(&path) else {
+                continue;
+            };
+            if ledger.finished.contains(&seen) {
+                continue;
+            }
+            let entry = settling
+                .entry(seen.name.clone())
+                .or_insert_with(|| (seen.clone(), now));
+            if entry.0 != seen {
+                *entry = (seen, now);
+                continue;
+            }
+            if now.duration_since(entry.1) < config.settle {
+                continue;
+            }
+            settling.remove(&seen.name);
+            ledger.record(&seen, "sending")?;
+            let outcome = publisher.file(&path).await?;
+            // The file may have changed while it was read: it is then seen again as a new file.
+            let event = match outcome {
+                Outcome::Sent => {
+                    stats.published += 1;
+                    "sent"
+                }
+                Outcome::Dead => {
+                    stats.dead_letters += 1;
+                    "dead"
+                }
+            };
+            ledger.record(&seen, event)?;
+            tracing::info!(file = seen.name, event, "watched file handled");
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return Ok(stats),
+            _ = tokio::time::sleep(config.poll) => {}
+        }
+    }
+}
+
+/// Files a previous run began sending but did not finish recording: marked sent when their frame is whole on the
+/// topic, else sent again.
+async fn resolve_in_doubt<S: Sink>(
+    publisher: &Publisher<S>,
+    config: &WatchConfig,
+    ledger: &mut Ledger,
+    stats: &mut PublishStats,
+) -> Result<()> {
+    let in_doubt = std::mem::take(&mut ledger.in_doubt);
+    if in_doubt.is_empty() {
+        return Ok(());
+    }
+    // The publisher sends one file at a time, so only the last messages of each partition can hold them.
+    let biggest = in_doubt.iter().map(|s| s.size).max().unwrap_or(0) as usize;
+    let window = (2 * (biggest / publisher.sink.max_message_bytes().max(1)) + 16) as i64;
+    let (brokers, topic) = (config.brokers.clone(), publisher.topics.frames.clone());
+    let recent =
+        tokio::task::spawn_blocking(move || kafka::recent_payloads(&brokers, &topic, window))
+            .await??;
+    let whole: HashSet<String> = recent
+        .iter()
+        .filter_map(|p| chunk::frame_of(p))
+        .filter(|(_, completes)| *completes)
+        .map(|(id, _)| id)
+        .collect();
+    for seen in in_doubt {
+        let path = config.folder.join(&seen.name);
+        let frame_id = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        if frame_id.is_some_and(|id| whole.contains(&id)) {
+            tracing::info!(file = seen.name, "in doubt after a restart: its frame is on the topic");
+            ledger.record(&seen, "sent")?;
+        } else if Seen::of(&path).as_ref() == Some(&seen) {
+            tracing::info!(file = seen.name, "in doubt after a restart: sending it again");
+            match publisher.file(&path).await? {
+                Outcome::Sent => {
+                    stats.published += 1;
+                    ledger.record(&seen, "sent")?;
+                }
+                Outcome::Dead => {
+                    stats.dead_letters += 1;
+                    ledger.record(&seen, "dead")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_survives_a_line_cut_short_and_remembers_what_is_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.tsv");
+        let (a, b) = (
+            Seen {
+                name: "a.fits".into(),
+                size: 2880,
+                mtime_ns: 1,
+            },
+            Seen {
+                name: "b.fits".into(),
+                size: 5760,
+                mtime_ns: 2,
+            },
+        );
+        {
+            let mut ledger = Ledger::open(&path).unwrap();
+            ledger.record(&a, "sending").unwrap();
+            ledger.record(&a, "sent").unwrap();
+            ledger.record(&b, "sending").unwrap();
+        }
+        // A crash in the middle of writing the next line.
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"\nsent\t57")
+            .unwrap();
+        let mut ledger = Ledger::open(&path).unwrap();
+        assert!(ledger.finished.contains(&a) && !ledger.finished.contains(&b));
+        assert_eq!(ledger.in_doubt, vec![b.clone()]);
+        ledger.record(&b, "dead").unwrap();
+        let again = Ledger::open(&path).unwrap();
+        assert!(again.finished.contains(&b) && again.in_doubt.is_empty());
+
+        std::fs::write(&path, "sent\t1\t2\ta.fits\ngarbage\nsent\t1\t2\tb.fits\n").unwrap();
+        let err = Ledger::open(&path).err().unwrap().to_string();
+        assert!(err.contains("line 2: not a ledger line"), "{err}");
+    }
+
+    #[test]
+    fn hidden_and_partial_files_are_not_frame_files() {
+        assert!(is_frame_file(Path::new("/d/n1-0001.FITS")));
+        for name in [".n1.fits", "n1.fits.part", "n1.fits.tmp", "n1.png"] {
+            assert!(!is_frame_file(Path::new(name)), "{name}");
+        }
+    }
+}
