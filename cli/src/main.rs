@@ -7,18 +7,18 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kessler::demo::{self, DemoOptions};
+use kessler::metrics::{self, LagProbe, Metrics};
+use kessler::publish::{Publisher, WatchConfig, frame_files, watch_folder};
 use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
-use kessler::metrics::{self, LagProbe, Metrics};
-use kessler::publish::{Publisher, WatchConfig, frame_files, watch_folder};
+use kessler_ingest::fits;
 use kessler_ingest::inbound::ReassemblyConfig;
 use kessler_ingest::kafka::{
     Compression, DEFAULT_MAX_MESSAGE_BYTES, KafkaSink, KafkaSource, ProducerConfig, ensure_topics,
 };
 use kessler_ingest::sensor::Sensors;
-use kessler_ingest::fits;
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -372,7 +372,10 @@ async fn publish(args: PublishArgs) -> Result<()> {
         None => publisher.files(&frame_files(&args.paths)?).await?,
         Some((ledger, settle_s)) => {
             let [folder] = &args.paths[..] else {
-                bail!("--watch follows one folder; {} paths were given", args.paths.len());
+                bail!(
+                    "--watch follows one folder; {} paths were given",
+                    args.paths.len()
+                );
             };
             if !folder.is_dir() {
                 bail!("--watch: {} is not a folder", folder.display());

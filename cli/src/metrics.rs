@@ -200,8 +200,12 @@ mod tests {
         Metrics::add(&m.detect_micros, 1_500_000);
         let text = m.render("gpu \"lavapipe\"", &[("g".into(), "t".into(), 7)]);
         assert!(text.contains("# TYPE kessler_detect_seconds summary\n"));
-        assert!(text.contains("kessler_detect_seconds_sum{backend=\"gpu \\\"lavapipe\\\"\"} 1.5\n"));
-        assert!(text.contains("kessler_detect_seconds_count{backend=\"gpu \\\"lavapipe\\\"\"} 2\n"));
+        assert!(
+            text.contains("kessler_detect_seconds_sum{backend=\"gpu \\\"lavapipe\\\"\"} 1.5\n")
+        );
+        assert!(
+            text.contains("kessler_detect_seconds_count{backend=\"gpu \\\"lavapipe\\\"\"} 2\n")
+        );
         assert!(text.contains("kessler_consumer_lag_messages{group=\"g\",topic=\"t\"} 7\n"));
         assert!(text.contains("kessler_frames_detected_total 2\n"));
     }

@@ -197,20 +197,21 @@ impl Ledger {
             }
             let fields: Vec<&str> = line.splitn(4, '\t').collect();
             let parsed = match fields[..] {
-                [event, size, mtime, name] => size
-                    .parse()
-                    .ok()
-                    .zip(mtime.parse().ok())
-                    .map(|(size, mtime_ns)| {
-                        (
-                            event,
-                            Seen {
-                                name: name.into(),
-                                size,
-                                mtime_ns,
-                            },
-                        )
-                    }),
+                [event, size, mtime, name] => {
+                    size.parse()
+                        .ok()
+                        .zip(mtime.parse().ok())
+                        .map(|(size, mtime_ns)| {
+                            (
+                                event,
+                                Seen {
+                                    name: name.into(),
+                                    size,
+                                    mtime_ns,
+                                },
+                            )
+                        })
+                }
                 _ => None,
             };
             match parsed {
@@ -225,7 +226,11 @@ impl Ledger {
                 _ if n + 1 == lines.len() => {
                     tracing::warn!(ledger = %path.display(), line = n + 1, "ignoring a partly written last line");
                 }
-                _ => anyhow::bail!("{}: line {}: not a ledger line: {line:?}", path.display(), n + 1),
+                _ => anyhow::bail!(
+                    "{}: line {}: not a ledger line: {line:?}",
+                    path.display(),
+                    n + 1
+                ),
             }
         }
         Ok(Ledger {
@@ -352,10 +357,16 @@ async fn resolve_in_doubt<S: Sink>(
         let path = config.folder.join(&seen.name);
         let frame_id = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         if frame_id.is_some_and(|id| whole.contains(&id)) {
-            tracing::info!(file = seen.name, "in doubt after a restart: its frame is on the topic");
+            tracing::info!(
+                file = seen.name,
+                "in doubt after a restart: its frame is on the topic"
+            );
             ledger.record(&seen, "sent")?;
         } else if Seen::of(&path).as_ref() == Some(&seen) {
-            tracing::info!(file = seen.name, "in doubt after a restart: sending it again");
+            tracing::info!(
+                file = seen.name,
+                "in doubt after a restart: sending it again"
+            );
             match publisher.file(&path).await? {
                 Outcome::Sent => {
                     stats.published += 1;

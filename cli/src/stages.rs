@@ -382,7 +382,10 @@ pub async fn track_stage(
         let stored = stats.tracks_stored;
         count_outcomes(outcomes, &mut stats);
         Metrics::add(&metrics.detections_in, 1);
-        Metrics::add(&metrics.tracks_stored, (stats.tracks_stored - stored) as u64);
+        Metrics::add(
+            &metrics.tracks_stored,
+            (stats.tracks_stored - stored) as u64,
+        );
         publish_changes(&sink, &topics, &mut tracker.catalog).await?;
         source.done(&message.position)?;
     }

@@ -586,11 +586,13 @@ fn parse_instrument(cards: &Cards) -> Result<Option<Instrument>, FitsError> {
         Some(v) => Some(v),
         None => cards.f64("READNOIS")?,
     };
-    Ok((gain_e_per_adu.is_some() || read_noise_e.is_some()).then_some(Instrument {
-        gain_e_per_adu,
-        read_noise_e,
-        psf_fwhm_px: None,
-    }))
+    Ok(
+        (gain_e_per_adu.is_some() || read_noise_e.is_some()).then_some(Instrument {
+            gain_e_per_adu,
+            read_noise_e,
+            psf_fwhm_px: None,
+        }),
+    )
 }
 
 /// Parse FITS bytes; `name` is used in error messages.

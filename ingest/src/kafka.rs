@@ -110,7 +110,6 @@ impl KafkaSink {
             .create()?;
         Ok(KafkaSink { producer, config })
     }
-
 }
 
 impl Sink for KafkaSink {
@@ -150,7 +149,10 @@ impl KafkaSource {
             .set("auto.offset.reset", "earliest")
             .set("fetch.message.max.bytes", MAX_FETCH_BYTES.to_string())
             .set("fetch.max.bytes", MAX_FETCH_BYTES.to_string())
-            .set("receive.message.max.bytes", (MAX_FETCH_BYTES + 1024 * 1024).to_string())
+            .set(
+                "receive.message.max.bytes",
+                (MAX_FETCH_BYTES + 1024 * 1024).to_string(),
+            )
             .set("session.timeout.ms", "10000")
             .create()?;
         consumer.subscribe(&[topic])?;
@@ -160,13 +162,26 @@ impl KafkaSource {
 
 impl Source for KafkaSource {
     async fn recv(&mut self) -> Result<Option<Message>, TransportError> {
-        let next = self.consumer.recv();
-        let borrowed = match self.idle {
-            Some(limit) => match tokio::time::timeout(limit, next).await {
-                Ok(r) => r?,
-                Err(_) => return Ok(None),
-            },
-            None => next.await?,
+        let deadline = self.idle.map(|limit| tokio::time::Instant::now() + limit);
+        let borrowed = loop {
+            let next = self.consumer.recv();
+            let received = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, next).await {
+                    Ok(r) => r,
+                    Err(_) => return Ok(None),
+                },
+                None => next.await,
+            };
+            match received {
+                Ok(m) => break m,
+                // Consumer errors are librdkafka's reports of what it is recovering from (a broker down or
+                // restarting, a connection lost): it reconnects and goes on, and so does the stage.
+                Err(rdkafka::error::KafkaError::MessageConsumption(code)) => {
+                    tracing::warn!(%code, "consumer error; librdkafka is recovering");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
         Ok(Some(Message {
             key: borrowed
@@ -189,7 +204,15 @@ impl Source for KafkaSource {
             offset,
         } = position
         {
-            self.consumer.store_offset(topic, *partition, *offset)?;
+            match self.consumer.store_offset(topic, *partition, *offset) {
+                Ok(()) => {}
+                // The partition was revoked in a rebalance while its message was in hand: its new owner starts
+                // from the last committed offset and handles the message again (downstream is idempotent).
+                Err(rdkafka::error::KafkaError::StoreOffset(code)) => {
+                    tracing::warn!(topic, partition, offset, %code, "progress not stored: the partition moved");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }
@@ -248,7 +271,10 @@ pub fn recent_payloads(
         .set("group.id", "kessler-recent-payloads")
         .set("enable.auto.commit", "false")
         .set("fetch.message.max.bytes", MAX_FETCH_BYTES.to_string())
-        .set("receive.message.max.bytes", (MAX_FETCH_BYTES + 1024 * 1024).to_string())
+        .set(
+            "receive.message.max.bytes",
+            (MAX_FETCH_BYTES + 1024 * 1024).to_string(),
+        )
         .create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut list = TopicPartitionList::new();

@@ -123,7 +123,9 @@ impl Sensors {
                     && site.lon_deg.abs() <= 360.0
                     && site.alt_km.abs() <= 100.0)
             {
-                return Err(invalid("site out of range (|lat| <= 90 deg, |alt| <= 100 km)"));
+                return Err(invalid(
+                    "site out of range (|lat| <= 90 deg, |alt| <= 100 km)",
+                ));
             }
             if let Some(p) = sensor.pointing
                 && !(p.dec_deg.abs() <= 90.0 && p.scale_arcsec_per_px > 0.0 && p.ra_deg.is_finite())
@@ -132,8 +134,16 @@ impl Sensors {
                     "pointing out of range (|dec| <= 90 deg, scale > 0)",
                 ));
             }
-            let positive = [sensor.gain_e_per_adu, sensor.read_noise_e, sensor.psf_fwhm_px];
-            if positive.iter().flatten().any(|v| !(*v > 0.0 && v.is_finite())) {
+            let positive = [
+                sensor.gain_e_per_adu,
+                sensor.read_noise_e,
+                sensor.psf_fwhm_px,
+            ];
+            if positive
+                .iter()
+                .flatten()
+                .any(|v| !(*v > 0.0 && v.is_finite()))
+            {
                 return Err(invalid(
                     "gain_e_per_adu, read_noise_e and psf_fwhm_px must be positive",
                 ));
@@ -255,12 +265,18 @@ kind = "radar"
             })
         );
         let unknown = sensors.apply(&mut frame("elsewhere")).unwrap_err();
-        assert!(unknown.contains("unknown sensor \"elsewhere\""), "{unknown}");
+        assert!(
+            unknown.contains("unknown sensor \"elsewhere\""),
+            "{unknown}"
+        );
         let radar = sensors.apply(&mut frame("tira")).unwrap_err();
         assert!(radar.contains("no radar axes"), "{radar}");
 
         let bad = Sensors::parse("s.toml", &CONFIG.replace("1.44", "-1")).unwrap_err();
-        assert!(bad.to_string().starts_with("s.toml: sensor ogs: pointing"), "{bad}");
+        assert!(
+            bad.to_string().starts_with("s.toml: sensor ogs: pointing"),
+            "{bad}"
+        );
         let typo = Sensors::parse("s.toml", &CONFIG.replace("psf_fwhm_px", "psf")).unwrap_err();
         assert!(typo.to_string().contains("unknown field `psf`"), "{typo}");
     }

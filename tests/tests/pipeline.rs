@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kessler::demo::{self, DemoReport, POSITION_BOUND_KM};
+use kessler::metrics::Metrics;
 use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
 use kessler_ingest::Sink;
-use kessler::metrics::Metrics;
 use kessler_ingest::inbound::ReassemblyConfig;
 use kessler_ingest::kafka::{
     KafkaSink, KafkaSource, ProducerConfig, committed_offsets, ensure_topics,
