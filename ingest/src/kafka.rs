@@ -25,6 +25,9 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
 /// The most a consumer fetches of one partition at once, bytes (at least the largest message a producer sends).
 const MAX_FETCH_BYTES: usize = 64 * 1024 * 1024;
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+/// librdkafka `max.poll.interval.ms`: the longest a consumer may spend on one message before it is taken out of
+/// its group, and the longest a rebalance waits for members to rejoin.
+const MAX_POLL_INTERVAL_MS: u32 = 30_000;
 
 /// Create the topics that do not exist yet (`partitions` each, replication 1).
 pub async fn ensure_topics(
@@ -153,7 +156,12 @@ impl KafkaSource {
                 "receive.message.max.bytes",
                 (MAX_FETCH_BYTES + 1024 * 1024).to_string(),
             )
+            // A member that dies is out of the group after the session timeout; a rebalance waits at most the
+            // poll interval for members to rejoin (brokers that wait the whole interval for a dead member, as
+            // Tansu does, then stall no longer than this). One frame's detection must fit in it.
             .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS.to_string())
             .create()?;
         consumer.subscribe(&[topic])?;
         Ok(KafkaSource { consumer, idle })

@@ -1,0 +1,9 @@
+//! The FITS reader on arbitrary bytes: it returns a frame or an error, and never panics, loops or allocates
+//! without bound.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = kessler_ingest::fits::parse_fits("fuzz.fits", data, "fuzz", "fuzz");
+});
