@@ -4,6 +4,7 @@
 //! - [`stages`]: publish frames, the detect stage (frames -> detections), the track stage (detections -> catalog).
 //! - [`metrics`]: the counters of `kessler run`, served as Prometheus text.
 //! - [`publish`]: `kessler publish`: files and watched folders onto the frames topic, once each, with a ledger.
+//! - [`pipeline_bench`]: `kessler bench-pipeline`: publish -> detect on a broker beside a bare consumer.
 //! - [`od`]: `kessler od`, a batch least-squares fit of a CCSDS TDM's tracking data.
 //! - [`demo`]: a simulated night through every stage, scored against the truth ([`demo::DemoReport`]).
 //!
@@ -13,5 +14,6 @@
 pub mod demo;
 pub mod metrics;
 pub mod od;
+pub mod pipeline_bench;
 pub mod publish;
 pub mod stages;

@@ -100,6 +100,19 @@ enum Command {
         #[command(flatten)]
         threshold: Threshold,
     },
+    /// Frames per second through publish -> detect on a real broker beside a bare consumer of the same topic (their
+    /// ratio is the pipeline's overhead), and the peak memory of the process; simulated 512x512 frames.
+    BenchPipeline {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+        /// Use the CPU detector even when a GPU adapter is present.
+        #[arg(long)]
+        cpu: bool,
+        #[command(flatten)]
+        kafka: KafkaOptions,
+    },
     /// How high noise alone reaches in the detector's S/N, on frames with no streak: the threshold for a
     /// false-alarm rate, and a bound on the completeness any detector can have at that rate.
     Calibrate {
@@ -949,6 +962,30 @@ async fn main() -> Result<()> {
             cpu,
             threshold,
         } => bench(&dataset, out.as_deref(), json, cpu, threshold.config()),
+        Command::BenchPipeline {
+            brokers,
+            frames,
+            cpu,
+            kafka,
+        } => {
+            let night = kessler_sim::simulate(&kessler_sim::Scenario::default(), None, 7)?;
+            let frames: Vec<_> = (0..frames)
+                .map(|i| {
+                    let mut f = night.frames[i % night.frames.len()].clone();
+                    f.header.frame_id = format!("bench-{i:05}");
+                    f
+                })
+                .collect();
+            let detector = detector(cpu, DetectorConfig::default());
+            let report =
+                kessler::pipeline_bench::run(&brokers, frames, kafka.producer(), detector).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            eprintln!(
+                "peak resident memory: {} MiB",
+                peak_rss_mib().map_or("unknown".into(), |m| m.to_string())
+            );
+            Ok(())
+        }
         Command::Calibrate {
             dataset,
             frames,

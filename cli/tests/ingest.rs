@@ -96,6 +96,24 @@ impl Drop for Broker {
     }
 }
 
+/// A free loopback address, `127.0.0.1:PORT`.
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// The body of an HTTP GET of `path` at `addr`.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
 /// A `kessler` process whose stderr goes to a log file.
 fn spawn_kessler(args: &[&str], log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -138,7 +156,7 @@ fn frame(n: usize) -> Frame {
             1000.0 + (state % 41) as f32 - 20.0
         })
         .collect();
-    if n % 2 == 1 {
+    if !n.is_multiple_of(2) {
         let y0 = 20.0 + (n % 80) as f32;
         for x in 20..100u32 {
             let y = (y0 + 0.3 * (x - 20) as f32).round() as u32;
@@ -232,6 +250,7 @@ async fn two_hundred_frames_through_two_worker_kills_and_a_broker_restart_are_ca
         "detect",
         "--cpu",
     ];
+    let metrics = free_addr();
     let track = spawn_kessler(
         &[
             "run",
@@ -243,6 +262,8 @@ async fn two_hundred_frames_through_two_worker_kills_and_a_broker_restart_are_ca
             "track",
             "--db",
             db.to_str().unwrap(),
+            "--metrics",
+            &metrics,
         ],
         &log,
     );
@@ -321,6 +342,18 @@ async fn two_hundred_frames_through_two_worker_kills_and_a_broker_restart_are_ca
     );
     // Replays of the killed workers' last frames arrive too; give them time, then stop everything.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let scrape = get(&metrics, "/metrics");
+    let recorded_in = scrape
+        .lines()
+        .find_map(|l| l.strip_prefix("kessler_detections_in_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(recorded_in.is_some_and(|n| n >= 200), "{scrape}");
+    assert!(
+        scrape.contains(&format!(
+            "kessler_consumer_lag_messages{{group=\"{ns}.kessler-track\""
+        )),
+        "{scrape}"
+    );
     for w in workers {
         interrupt(w);
     }
@@ -551,7 +584,7 @@ fn a_watched_folder_filled_by_a_slow_writer_is_published_once_per_file_across_a_
         let bytes = fits::encode_fits(&frame(n));
         let name = format!("n1-{n:04}.fits");
         // Half the files are written in place, half under a .part name and renamed when complete.
-        let (target, writing) = if n % 2 == 0 {
+        let (target, writing) = if n.is_multiple_of(2) {
             (inbox.join(&name), inbox.join(&name))
         } else {
             (inbox.join(&name), inbox.join(format!("{name}.part")))
