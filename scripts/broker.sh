@@ -40,5 +40,7 @@ start_broker() {
         fi
         sleep 0.2
     done
-    port_free "$port" && { echo "Tansu did not listen on $port within 20 s; its log:" >&2; cat "$broker_dir/broker.log" >&2; exit 1; }
+    if port_free "$port"; then
+        echo "Tansu did not listen on $port within 20 s; its log:" >&2; cat "$broker_dir/broker.log" >&2; exit 1
+    fi
 }
