@@ -222,8 +222,9 @@ impl Ledger {
                     sending.remove(&seen);
                     finished.insert(seen);
                 }
-                // A line cut short by a crash mid-write is the last one; anything else is damage.
-                _ if n + 1 == lines.len() => {
+                // Every record starts on a fresh line after a blank one, so a line cut short by a crash mid-write is
+                // the last line or is followed at once by the next record; anything else is damage.
+                _ if lines.get(n + 1).is_none_or(|next| !next.is_empty()) => {
                     tracing::warn!(ledger = %path.display(), line = n + 1, "ignoring a partly written last line");
                 }
                 _ => anyhow::bail!(
@@ -422,9 +423,13 @@ mod tests {
         let again = Ledger::open(&path).unwrap();
         assert!(again.finished.contains(&b) && again.in_doubt.is_empty());
 
-        std::fs::write(&path, "sent\t1\t2\ta.fits\ngarbage\nsent\t1\t2\tb.fits\n").unwrap();
+        std::fs::write(
+            &path,
+            "\nsent\t1\t2\ta.fits\n\ngarbage\n\nsent\t1\t2\tb.fits\n",
+        )
+        .unwrap();
         let err = Ledger::open(&path).err().unwrap().to_string();
-        assert!(err.contains("line 2: not a ledger line"), "{err}");
+        assert!(err.contains("line 4: not a ledger line"), "{err}");
     }
 
     #[test]
