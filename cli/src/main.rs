@@ -13,12 +13,12 @@ use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
-use kessler_ingest::fits;
 use kessler_ingest::inbound::ReassemblyConfig;
 use kessler_ingest::kafka::{
     Compression, DEFAULT_MAX_MESSAGE_BYTES, KafkaSink, KafkaSource, ProducerConfig, ensure_topics,
 };
 use kessler_ingest::sensor::Sensors;
+use kessler_ingest::{file, fits};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -160,8 +160,8 @@ enum Command {
         #[arg(long, requires = "watch")]
         ledger: Option<PathBuf>,
         /// Seconds a watched file's size and modification time must stay the same before it is published.
-        #[arg(long, default_value_t = 2.0, requires = "watch")]
-        settle_s: f64,
+        #[arg(long, default_value = "2", value_parser = seconds, requires = "watch")]
+        settle_s: Duration,
         #[command(flatten)]
         kafka: KafkaOptions,
         #[arg(required = true)]
@@ -185,8 +185,8 @@ enum Command {
         #[command(flatten)]
         threshold: Threshold,
         /// Stop after this many seconds without a message (default: run until interrupted).
-        #[arg(long)]
-        exit_when_idle: Option<f64>,
+        #[arg(long, value_parser = seconds)]
+        exit_when_idle: Option<Duration>,
         /// Earth orientation (UT1-UTC, polar motion) for the track stage's fits, from an IERS finals2000A file.
         #[arg(long)]
         eop: Option<PathBuf>,
@@ -197,8 +197,12 @@ enum Command {
         #[arg(long, default_value_t = 512)]
         reassembly_mib: usize,
         /// Seconds after a chunked frame's first chunk before an incomplete frame is dead-lettered.
-        #[arg(long, default_value_t = 120.0)]
-        chunk_timeout_s: f64,
+        #[arg(long, default_value = "120", value_parser = seconds)]
+        chunk_timeout_s: Duration,
+        /// Seconds between a worker's checks of its consumer group for a stall (messages waiting, committed offsets
+        /// not moving), after which it rejoins the group to rebalance it (docs/architecture.md).
+        #[arg(long, default_value = "30", value_parser = stall_seconds)]
+        stall_check_s: Duration,
         #[command(flatten)]
         kafka: KafkaOptions,
     },
@@ -366,7 +370,7 @@ struct PublishArgs {
     sensor: String,
     sensors: Option<PathBuf>,
     namespace: String,
-    watch: Option<(Option<PathBuf>, f64)>,
+    watch: Option<(Option<PathBuf>, Duration)>,
     kafka: KafkaOptions,
     paths: Vec<PathBuf>,
 }
@@ -396,7 +400,7 @@ async fn publish(args: PublishArgs) -> Result<()> {
             let config = WatchConfig {
                 folder: folder.clone(),
                 ledger: ledger.unwrap_or_else(|| folder.join(".kessler-ledger.tsv")),
-                settle: Duration::from_secs_f64(settle_s.max(0.0)),
+                settle: settle_s,
                 poll: Duration::from_millis(250),
                 brokers: args.brokers.clone(),
             };
@@ -415,6 +419,22 @@ async fn publish(args: PublishArgs) -> Result<()> {
     Ok(())
 }
 
+/// A command-line duration in seconds: finite and not negative.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let s: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| format!("{text:?}: seconds must be finite and not negative"))
+}
+
+/// The stall-check interval: [`seconds`], at least 1 s (each check asks the broker for every partition's offsets).
+fn stall_seconds(text: &str) -> Result<Duration, String> {
+    Some(seconds(text)?)
+        .filter(|d| *d >= Duration::from_secs(1))
+        .ok_or_else(|| format!("{text:?}: the stall check needs at least 1 s"))
+}
+
 /// What `kessler run` was asked to do.
 struct RunArgs {
     brokers: String,
@@ -422,9 +442,10 @@ struct RunArgs {
     db: PathBuf,
     namespace: String,
     detection: (bool, DetectorConfig),
-    idle: Option<f64>,
+    idle: Option<Duration>,
     metrics: Option<std::net::SocketAddr>,
     reassembly: ReassemblyConfig,
+    stall_check: Duration,
     kafka: KafkaOptions,
 }
 
@@ -432,7 +453,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let (brokers, namespace) = (args.brokers.as_str(), args.namespace.as_str());
     let topics = Topics::namespaced(namespace);
     ensure_topics(brokers, &topics.all(), args.kafka.partitions).await?;
-    let idle = args.idle.map(Duration::from_secs_f64);
+    let idle = args.idle;
     let shutdown = shutdown_on_ctrl_c();
     let group = |name: &str| {
         if namespace.is_empty() {
@@ -444,7 +465,8 @@ async fn run(args: RunArgs) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     let producer = args.kafka.producer();
     let detect = (args.stage != Stage::Track).then(|| {
-        let source = KafkaSource::new(brokers, &group("detect"), &topics.frames, idle);
+        let source = KafkaSource::new(brokers, &group("detect"), &topics.frames, idle)
+            .map(|s| s.with_stall_check(args.stall_check));
         let detector = Arc::new(detector(args.detection.0, args.detection.1));
         (source, detector)
     });
@@ -486,7 +508,8 @@ async fn run(args: RunArgs) -> Result<()> {
         None => None,
     };
     let track = if args.stage != Stage::Detect {
-        let source = KafkaSource::new(brokers, &group("track"), &topics.detections, idle)?;
+        let source = KafkaSource::new(brokers, &group("track"), &topics.detections, idle)?
+            .with_stall_check(args.stall_check);
         let tracker = Tracker::new(Catalog::open(&args.db)?, TrackConfig::default());
         Some(tokio::spawn(stages::track_stage(
             source,
@@ -561,7 +584,7 @@ fn detect_files(files: &[PathBuf], json: bool, detector: &Detector) -> Result<()
     let mut failed = 0;
     for path in frame_files(files)? {
         let name = path.display().to_string();
-        let frame = match fits::read_fits(&path, "unknown") {
+        let frame = match file::read_frame(&path, "unknown") {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("skipped: {e}");
@@ -638,7 +661,7 @@ fn read_dataset(dataset: &Path) -> Result<(Vec<kessler_ingest::dataset::TruthRow
     let truth = kessler_ingest::dataset::parse_truth(&truth_path.display().to_string(), &text)?;
     let files = frame_files(&[dataset.to_path_buf()])?;
     if files.is_empty() {
-        bail!("no FITS files in {}", dataset.display());
+        bail!("no frame files (FITS, PNG, TIFF) in {}", dataset.display());
     }
     Ok((truth, files))
 }
@@ -661,7 +684,7 @@ fn bench(
     let mut bench = kessler_detector::bench::Bench::new(&detectors, &truth);
     let mut skipped = 0;
     for (i, file) in files.iter().enumerate() {
-        let frame = match fits::read_fits(file, "bench") {
+        let frame = match file::read_frame(file, "bench") {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("skipped: {e}");
@@ -723,7 +746,7 @@ fn calibrate(
                 truth.iter().map(|t| t.frame.as_str()).collect();
             let mut used = 0;
             for file in &files {
-                let frame = match fits::read_fits(file, "calibrate") {
+                let frame = match file::read_frame(file, "calibrate") {
                     Ok(f) => f,
                     Err(e) => {
                         eprintln!("skipped: {e}");
@@ -1067,6 +1090,7 @@ async fn main() -> Result<()> {
             metrics,
             reassembly_mib,
             chunk_timeout_s,
+            stall_check_s,
             kafka,
         } => {
             load_eop(eop.as_deref())?;
@@ -1080,8 +1104,9 @@ async fn main() -> Result<()> {
                 metrics,
                 reassembly: ReassemblyConfig {
                     bound_bytes: reassembly_mib * 1024 * 1024,
-                    timeout: Duration::from_secs_f64(chunk_timeout_s.max(0.0)),
+                    timeout: chunk_timeout_s,
                 },
+                stall_check: stall_check_s,
                 kafka,
             })
             .await
@@ -1157,5 +1182,21 @@ async fn main() -> Result<()> {
         Command::Catalog {
             command: CatalogCommand::Import { db, tle },
         } => import_tles(&db, &tle),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_on_the_command_line_are_checked() {
+        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(seconds("0"), Ok(Duration::ZERO));
+        for bad in ["-1", "inf", "NaN", "soon", ""] {
+            assert!(seconds(bad).unwrap_err().contains(bad), "{bad}");
+        }
+        assert_eq!(stall_seconds("10"), Ok(Duration::from_secs(10)));
+        assert!(stall_seconds("0.5").unwrap_err().contains("at least 1 s"));
     }
 }

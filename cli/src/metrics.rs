@@ -142,13 +142,12 @@ pub async fn serve(
         };
         let (metrics, backend, probe) = (metrics.clone(), backend.clone(), probe.clone());
         tokio::spawn(async move {
-            let mut request = vec![0u8; 4096];
-            let Ok(Ok(n)) =
-                tokio::time::timeout(Duration::from_secs(5), stream.read(&mut request)).await
+            let Ok(Some(request)) =
+                tokio::time::timeout(Duration::from_secs(5), read_head(&mut stream)).await
             else {
                 return;
             };
-            let line = String::from_utf8_lossy(&request[..n]);
+            let line = String::from_utf8_lossy(&request);
             let path = line.split_whitespace().nth(1).unwrap_or("");
             let (status, body) = match path {
                 "/metrics" => {
@@ -171,6 +170,20 @@ pub async fn serve(
             let _ = stream.write_all(response.as_bytes()).await;
         });
     }
+}
+
+/// The request head (up to the blank line that ends it, at most 4 KiB), however many reads it arrives in; `None`
+/// when the client closes first.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 4096 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(head)
 }
 
 fn lag(probe: &LagProbe) -> Vec<(String, String, i64)> {
@@ -208,5 +221,25 @@ mod tests {
         );
         assert!(text.contains("kessler_consumer_lag_messages{group=\"g\",topic=\"t\"} 7\n"));
         assert!(text.contains("kessler_frames_detected_total 2\n"));
+    }
+
+    /// A request that arrives in pieces is read whole: answering the first piece and closing would reset the
+    /// connection under a client still writing.
+    #[tokio::test]
+    async fn a_request_split_across_writes_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, Default::default(), "cpu".into(), None));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /met").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream
+            .write_all(b"rics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(response.contains("kessler_frames_in_total 0"), "{response}");
     }
 }

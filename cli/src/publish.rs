@@ -3,7 +3,8 @@
 //! A file that cannot be read as a frame (truncated, corrupt, no time, an unknown sensor) goes to the dead-letter
 //! topic with the reason and its path; publishing goes on. With `--watch` a folder is followed: a file is taken
 //! once its size and modification time have not changed for the settle time (names starting with `.` and
-//! endings other than .fits/.fit/.fts, such as `.part` or `.tmp`, are left alone until renamed), and every
+//! endings other than .fits/.fit/.fts/.png/.tif/.tiff, such as `.part` or `.tmp`, are left alone until renamed;
+//! a PNG or TIFF frame's JSON sidecar must be in place before the image), and every
 //! outcome is written to a ledger before the next file, so a restart neither republishes nor misses a file.
 //!
 //! The ledger (one line per event, appended and synced to disk) records `sending` before a file's first message
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use kessler_ingest::sensor::Sensors;
 use kessler_ingest::transport::Position;
-use kessler_ingest::{Frame, Sink, chunk, fits, kafka};
+use kessler_ingest::{Frame, Sink, chunk, file, kafka, raster};
 use tokio::sync::watch;
 
 use crate::stages::{self, Topics};
@@ -41,15 +42,12 @@ pub struct PublishStats {
     pub dead_letters: usize,
 }
 
-/// Whether a path names a frame file: .fits, .fit or .fts (any case), not hidden.
+/// Whether a path names a frame file ([`file::format`]: FITS, PNG or TIFF by extension, any case), not hidden.
 pub fn is_frame_file(path: &Path) -> bool {
     let hidden = path
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-    !hidden
-        && path.extension().is_some_and(|x| {
-            ["fits", "fit", "fts"].contains(&x.to_string_lossy().to_lowercase().as_str())
-        })
+    !hidden && file::format(path).is_some()
 }
 
 /// The files named, and the frame files inside the folders named (sorted by name).
@@ -90,7 +88,7 @@ pub enum Outcome {
 impl<S: Sink> Publisher<S> {
     /// Read `path` as a frame, checked against the sensor configuration.
     fn read(&self, path: &Path) -> Result<Frame, String> {
-        let mut frame = fits::read_fits(path, &self.default_sensor).map_err(|e| e.to_string())?;
+        let mut frame = file::read_frame(path, &self.default_sensor).map_err(|e| e.to_string())?;
         if let Some(sensors) = &self.sensors {
             sensors.apply(&mut frame)?;
         }
@@ -280,6 +278,8 @@ pub async fn watch_folder<S: Sink>(
     resolve_in_doubt(publisher, config, &mut ledger, &mut stats).await?;
     // name -> (what was seen, since when unchanged)
     let mut settling: HashMap<String, (Seen, Instant)> = HashMap::new();
+    // PNG and TIFF files seen without their sidecar (reported once each).
+    let mut without_sidecar: HashSet<String> = HashSet::new();
     loop {
         let mut listing: Vec<PathBuf> = std::fs::read_dir(&config.folder)
             .with_context(|| format!("reading folder {}", config.folder.display()))?
@@ -293,6 +293,14 @@ pub async fn watch_folder<S: Sink>(
                 continue;
             };
             if ledger.finished.contains(&seen) {
+                continue;
+            }
+            if !sidecar_settled(&path, config.settle) {
+                // The image is complete only with its sidecar: its settle time starts once the sidecar's has passed.
+                if without_sidecar.insert(seen.name.clone()) {
+                    tracing::info!(file = seen.name, "waiting for the JSON sidecar");
+                }
+                settling.remove(&seen.name);
                 continue;
             }
             let entry = settling
@@ -327,6 +335,20 @@ pub async fn watch_folder<S: Sink>(
             _ = tokio::time::sleep(config.poll) => {}
         }
     }
+}
+
+/// Whether a PNG or TIFF frame's JSON sidecar ([`raster::sidecar_paths`]) is in place and unchanged for `settle`;
+/// true for a FITS file, which needs none.
+fn sidecar_settled(path: &Path, settle: Duration) -> bool {
+    if file::format(path) != Some(file::Format::Raster) {
+        return true;
+    }
+    raster::sidecar_paths(path).iter().any(|sidecar| {
+        sidecar
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= settle))
+    })
 }
 
 /// Files a previous run began sending but did not finish recording: marked sent when their frame is whole on the
@@ -433,9 +455,29 @@ mod tests {
     }
 
     #[test]
+    fn a_png_is_complete_only_once_its_sidecar_has_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("n1.png");
+        let hour = Duration::from_secs(3600);
+        assert!(sidecar_settled(&dir.path().join("n1.fits"), hour));
+        assert!(!sidecar_settled(&png, Duration::ZERO), "no sidecar");
+        std::fs::write(dir.path().join("n1.json"), "{}").unwrap();
+        assert!(!sidecar_settled(&png, hour), "a sidecar just written");
+        assert!(sidecar_settled(&png, Duration::ZERO));
+    }
+
+    #[test]
     fn hidden_and_partial_files_are_not_frame_files() {
-        assert!(is_frame_file(Path::new("/d/n1-0001.FITS")));
-        for name in [".n1.fits", "n1.fits.part", "n1.fits.tmp", "n1.png"] {
+        for name in ["/d/n1-0001.FITS", "n1.fit", "n1.png", "n1.tiff"] {
+            assert!(is_frame_file(Path::new(name)), "{name}");
+        }
+        for name in [
+            ".n1.fits",
+            "n1.fits.part",
+            "n1.fits.tmp",
+            "n1.png.json",
+            ".n1.png",
+        ] {
             assert!(!is_frame_file(Path::new(name)), "{name}");
         }
     }

@@ -131,6 +131,70 @@ fn bench_scores_a_simulated_snr_grid_and_writes_its_reports() {
     }
 }
 
+/// The streaks `kessler detect --json` reports for `path`, without the frame's file name.
+fn detections(path: &std::path::Path) -> Vec<serde_json::Value> {
+    kessler(&["detect", "--json", "--cpu", path.to_str().unwrap()])
+        .lines()
+        .map(|line| {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v.as_object_mut().unwrap().remove("file");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_frame_as_16_bit_png_with_a_sidecar_detects_as_its_fits_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let fits_dir = dir.path().join("fits");
+    kessler(&[
+        "simulate",
+        "--out",
+        fits_dir.to_str().unwrap(),
+        "--snr-grid",
+        "40",
+        "--frames",
+        "2",
+        "--seed",
+        "9",
+    ]);
+    let png_dir = dir.path().join("png");
+    std::fs::create_dir(&png_dir).unwrap();
+    let mut frames = 0;
+    for entry in std::fs::read_dir(&fits_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "fits") {
+            continue;
+        }
+        let frame = kessler_ingest::fits::read_fits(&path, "sim").unwrap();
+        let h = &frame.header;
+        let pixels: Vec<u16> = frame.pixels.iter().map(|&v| v as u16).collect();
+        assert!(kessler_ingest::frame::fits_in_u16(&frame.pixels));
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        image::ImageBuffer::<image::Luma<u16>, _>::from_raw(h.width, h.height, pixels)
+            .unwrap()
+            .save(png_dir.join(format!("{stem}.png")))
+            .unwrap();
+        let sidecar = serde_json::json!({
+            "date_obs": kessler_ingest::fits::iso_utc(h.start),
+            "exposure_s": h.exposure_s,
+            "sensor": h.sensor_id,
+            "site": h.site,
+            "wcs": h.wcs,
+        });
+        std::fs::write(
+            png_dir.join(format!("{stem}.png.json")),
+            sidecar.to_string(),
+        )
+        .unwrap();
+        frames += 1;
+    }
+    assert_eq!(frames, 2);
+    let from_fits = detections(&fits_dir);
+    assert!(!from_fits.is_empty());
+    assert_eq!(detections(&png_dir), from_fits);
+}
+
 #[test]
 fn calibrate_measures_what_noise_reaches_on_frames_without_streaks() {
     let line = kessler(&["calibrate", "--frames", "4", "--cpu", "--json"]);

@@ -10,10 +10,12 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
@@ -130,9 +132,143 @@ impl Sink for KafkaSink {
 }
 
 /// A consumer-group member reading one topic, storing offsets only through [`Source::done`].
+///
+/// It watches its group for a stall ([`StallWatch`]): every [`STALL_CHECK`] it asks the broker for the group's
+/// committed offsets and the topic's high watermarks, and when a partition has had messages waiting without its
+/// committed offset moving for too long, it leaves and rejoins the group, which starts a rebalance. Tansu 0.6 needs
+/// this: when a member's session expires it removes the member without starting a rebalance for the others, and the
+/// dead member's partitions stay unread until someone rejoins (see docs/architecture.md). On a broker that
+/// rebalances as Kafka does, the watch never acts on a group whose members are alive.
 pub struct KafkaSource {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<GroupLog>,
     idle: Option<Duration>,
+    brokers: String,
+    group: String,
+    topic: String,
+    stall_check: Duration,
+    /// When the next stall check is due: kept across calls to [`Source::recv`], which callers may cancel and repeat
+    /// more often than `stall_check`.
+    next_check: tokio::time::Instant,
+    /// Whether a message arrived since the previous stall check.
+    received: bool,
+    watch: StallWatch,
+}
+
+/// How often a consumer checks its group for a stall, by default: one poll interval, within which a live member
+/// finishes a message or is taken out of the group.
+const STALL_CHECK: Duration = Duration::from_millis(MAX_POLL_INTERVAL_MS as u64);
+
+/// Checks in a row that a partition another member owns may sit still with messages waiting while this member is
+/// busy, before the group counts as stalled. Several, because a live member works through what it prefetched of
+/// one partition before it reaches the next.
+const BUSY_STALL_CHECKS: u32 = 3;
+
+/// One partition's progress in a group: its committed offset (the low watermark where nothing is committed) and
+/// its high watermark; `high - committed` messages wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionProgress {
+    pub partition: i32,
+    pub committed: i64,
+    pub high: i64,
+}
+
+/// Why a group counts as stalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stall {
+    /// This member received nothing for a whole check interval and no partition's committed offset moved, while
+    /// messages wait: they wait on partitions nobody reads.
+    Idle { waiting: i64 },
+    /// A partition this member does not own kept messages waiting without its committed offset moving for
+    /// [`BUSY_STALL_CHECKS`] checks in a row.
+    Partition { partition: i32, waiting: i64 },
+}
+
+/// What the stall checks remember between checks: per partition with messages waiting, its committed offset and
+/// for how many checks in a row it has not moved.
+#[derive(Debug, Default)]
+struct StallWatch {
+    still: std::collections::BTreeMap<i32, (i64, u32)>,
+}
+
+impl StallWatch {
+    /// Record one check of the group's `progress`; `mine` are this member's partitions and `idle` says whether it
+    /// received nothing since the previous check. Returns the stall, if the group has one.
+    fn observe(
+        &mut self,
+        progress: &[PartitionProgress],
+        mine: &[i32],
+        idle: bool,
+    ) -> Option<Stall> {
+        let before = std::mem::take(&mut self.still);
+        let mut moved = before.len() != progress.iter().filter(|p| p.high > p.committed).count();
+        for p in progress.iter().filter(|p| p.high > p.committed) {
+            let checks = match before.get(&p.partition) {
+                Some(&(committed, checks)) if committed == p.committed => checks + 1,
+                _ => {
+                    moved = true;
+                    0
+                }
+            };
+            self.still.insert(p.partition, (p.committed, checks));
+        }
+        let waiting = progress.iter().map(|p| p.high - p.committed).sum();
+        if idle && !moved && waiting > 0 {
+            return Some(Stall::Idle { waiting });
+        }
+        progress
+            .iter()
+            .filter(|p| !mine.contains(&p.partition))
+            .find(|p| {
+                self.still
+                    .get(&p.partition)
+                    .is_some_and(|&(_, c)| c >= BUSY_STALL_CHECKS)
+            })
+            .map(|p| Stall::Partition {
+                partition: p.partition,
+                waiting: p.high - p.committed,
+            })
+    }
+}
+
+/// Logs a group member's partition assignments, revocations and failed commits: what an operator reads to see
+/// which worker owns what after a rebalance, and why a group stopped moving.
+struct GroupLog;
+
+impl ClientContext for GroupLog {}
+
+impl ConsumerContext for GroupLog {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                tracing::info!(pid = std::process::id(), partitions = %partitions(list), "partitions assigned")
+            }
+            Rebalance::Revoke(list) => {
+                tracing::info!(pid = std::process::id(), partitions = %partitions(list), "partitions revoked")
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => tracing::debug!(offsets = %partitions(offsets), "offsets committed"),
+            // Nothing was stored since the last commit.
+            Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(error = %e, offsets = %partitions(offsets), "commit failed"),
+        }
+    }
+}
+
+/// `topic[partition]@offset, ...` for a log line.
+fn partitions(list: &TopicPartitionList) -> String {
+    list.elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => format!("{}[{}]@{o}", e.topic(), e.partition()),
+            _ => format!("{}[{}]", e.topic(), e.partition()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl KafkaSource {
@@ -144,7 +280,7 @@ impl KafkaSource {
         topic: &str,
         idle: Option<Duration>,
     ) -> Result<Self, TransportError> {
-        let consumer: StreamConsumer = ClientConfig::new()
+        let consumer: StreamConsumer<GroupLog> = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("group.id", group)
             .set("enable.auto.commit", "true")
@@ -162,26 +298,82 @@ impl KafkaSource {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS.to_string())
-            .create()?;
+            .create_with_context(GroupLog)?;
         consumer.subscribe(&[topic])?;
-        Ok(KafkaSource { consumer, idle })
+        Ok(KafkaSource {
+            consumer,
+            idle,
+            brokers: brokers.to_string(),
+            group: group.to_string(),
+            topic: topic.to_string(),
+            stall_check: STALL_CHECK,
+            next_check: tokio::time::Instant::now() + STALL_CHECK,
+            received: false,
+            watch: StallWatch::default(),
+        })
+    }
+
+    /// Check for a stall every `every` instead of every [`STALL_CHECK`]. Much shorter than the time one message may
+    /// take, it rebalances groups that are only busy.
+    pub fn with_stall_check(mut self, every: Duration) -> Self {
+        self.stall_check = every;
+        self.next_check = tokio::time::Instant::now() + every;
+        self
+    }
+
+    /// One stall check (see [`StallWatch`]): rejoin the group when it has stalled. A broker that cannot be asked is
+    /// skipped: librdkafka is reconnecting.
+    async fn check_stall(&mut self) -> Result<(), TransportError> {
+        self.next_check = tokio::time::Instant::now() + self.stall_check;
+        let idle = !std::mem::take(&mut self.received);
+        let (brokers, group, topic) =
+            (self.brokers.clone(), self.group.clone(), self.topic.clone());
+        let progress =
+            tokio::task::spawn_blocking(move || group_progress(&brokers, &group, &topic)).await;
+        tracing::debug!(group = self.group, idle, ?progress, "stall check");
+        let Ok(Ok(progress)) = progress else {
+            return Ok(());
+        };
+        let mine: Vec<i32> = self
+            .consumer
+            .assignment()
+            .map(|list| list.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default();
+        if let Some(stall) = self.watch.observe(&progress, &mine, idle) {
+            tracing::warn!(
+                group = self.group,
+                topic = self.topic,
+                ?stall,
+                "the group has stopped moving (checked every {:?}); rejoining to rebalance",
+                self.stall_check
+            );
+            self.consumer.unsubscribe();
+            self.consumer.subscribe(&[&self.topic])?;
+            self.watch = StallWatch::default();
+        }
+        Ok(())
     }
 }
 
 impl Source for KafkaSource {
     async fn recv(&mut self) -> Result<Option<Message>, TransportError> {
         let deadline = self.idle.map(|limit| tokio::time::Instant::now() + limit);
-        let borrowed = loop {
-            let next = self.consumer.recv();
-            let received = match deadline {
-                Some(at) => match tokio::time::timeout_at(at, next).await {
-                    Ok(r) => r,
-                    Err(_) => return Ok(None),
-                },
-                None => next.await,
+        loop {
+            if tokio::time::Instant::now() >= self.next_check {
+                self.check_stall().await?;
+            }
+            let check_at = self.next_check;
+            let wake = deadline.map_or(check_at, |at| at.min(check_at));
+            let received = match tokio::time::timeout_at(wake, self.consumer.recv()).await {
+                Ok(r) => r,
+                Err(_) if deadline.is_some_and(|at| at < check_at) => return Ok(None),
+                Err(_) => continue,
             };
             match received {
-                Ok(m) => break m,
+                Ok(m) => {
+                    self.received = true;
+                    return Ok(Some(message(&m)));
+                }
                 // Consumer errors are librdkafka's reports of what it is recovering from (a broker down or
                 // restarting, a connection lost): it reconnects and goes on, and so does the stage.
                 Err(rdkafka::error::KafkaError::MessageConsumption(code)) => {
@@ -190,21 +382,8 @@ impl Source for KafkaSource {
                 }
                 Err(e) => return Err(e.into()),
             }
-        };
-        Ok(Some(Message {
-            key: borrowed
-                .key()
-                .map(|k| String::from_utf8_lossy(k).into_owned())
-                .unwrap_or_default(),
-            payload: borrowed.payload().unwrap_or_default().to_vec(),
-            position: Position::Kafka {
-                topic: borrowed.topic().to_string(),
-                partition: borrowed.partition(),
-                offset: borrowed.offset(),
-            },
-        }))
+        }
     }
-
     fn done(&mut self, position: &Position) -> Result<(), TransportError> {
         if let Position::Kafka {
             topic,
@@ -232,6 +411,22 @@ impl Source for KafkaSource {
             Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// An owned copy of a received message.
+fn message(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
+    Message {
+        key: m
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default(),
+        payload: m.payload().unwrap_or_default().to_vec(),
+        position: Position::Kafka {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+        },
     }
 }
 
@@ -313,22 +508,108 @@ pub fn recent_payloads(
 /// Messages of `topic` not yet committed by `group`: the sum over partitions of the high watermark less the
 /// committed offset (the low watermark where the group has committed nothing). Blocking: a few broker round trips.
 pub fn group_lag(brokers: &str, group: &str, topic: &str) -> Result<i64, TransportError> {
+    Ok(group_progress(brokers, group, topic)?
+        .iter()
+        .map(|p| p.high - p.committed)
+        .sum())
+}
+
+/// Each partition's progress in `group` (see [`group_lag`]). Blocking: a few broker round trips.
+pub fn group_progress(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+) -> Result<Vec<PartitionProgress>, TransportError> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
         .create()?;
-    let mut lag = 0;
-    for (partition, committed) in committed_offsets(brokers, group, topic)? {
-        let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(5))?;
-        lag += high - committed.unwrap_or(low).max(low);
-    }
-    Ok(lag)
+    committed_offsets(brokers, group, topic)?
+        .into_iter()
+        .map(|(partition, offset)| {
+            let (low, high) =
+                consumer.fetch_watermarks(topic, partition, Duration::from_secs(5))?;
+            Ok(PartitionProgress {
+                partition,
+                committed: offset.unwrap_or(low).max(low),
+                high,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rdkafka::mocking::MockCluster;
+
+    fn progress(parts: &[(i64, i64)]) -> Vec<PartitionProgress> {
+        parts
+            .iter()
+            .zip(0..)
+            .map(|(&(committed, high), partition)| PartitionProgress {
+                partition,
+                committed,
+                high,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_member_rejoins_when_no_partition_moved_over_one_interval() {
+        let mut watch = StallWatch::default();
+        let stuck = progress(&[(10, 10), (4, 9)]);
+        assert_eq!(watch.observe(&stuck, &[0], true), None, "first look");
+        assert_eq!(
+            watch.observe(&stuck, &[0], true),
+            Some(Stall::Idle { waiting: 5 })
+        );
+    }
+
+    #[test]
+    fn a_group_that_commits_or_has_nothing_waiting_is_not_stalled() {
+        let mut watch = StallWatch::default();
+        let mut committed = 0;
+        for _ in 0..10 {
+            committed += 1;
+            let moving = progress(&[(committed, 50), (3, 9)]);
+            // Partition 1 sits still while partition 0 moves: it is this member's, and it is busy.
+            assert_eq!(watch.observe(&moving, &[1], false), None);
+        }
+        let mut watch = StallWatch::default();
+        for _ in 0..10 {
+            assert_eq!(watch.observe(&progress(&[(7, 7)]), &[], true), None);
+        }
+        // Messages newly published to a partition are not a stall until a check finds them still waiting.
+        let mut watch = StallWatch::default();
+        assert_eq!(watch.observe(&progress(&[(7, 7)]), &[], true), None);
+        assert_eq!(watch.observe(&progress(&[(7, 9)]), &[], true), None);
+    }
+
+    #[test]
+    fn a_busy_member_rejoins_when_a_partition_it_does_not_own_sits_still() {
+        let mut watch = StallWatch::default();
+        let mut committed = 0;
+        let mut stalls = vec![];
+        for _ in 0..=BUSY_STALL_CHECKS {
+            committed += 1;
+            stalls.push(watch.observe(&progress(&[(committed, 50), (3, 9)]), &[0], false));
+        }
+        let (last, before) = stalls.split_last().unwrap();
+        assert!(before.iter().all(Option::is_none), "{stalls:?}");
+        assert_eq!(
+            *last,
+            Some(Stall::Partition {
+                partition: 1,
+                waiting: 6
+            })
+        );
+        // The same partition, owned by this member: it is working through what it prefetched.
+        let mut watch = StallWatch::default();
+        for _ in 0..=2 * BUSY_STALL_CHECKS {
+            assert_eq!(watch.observe(&progress(&[(3, 9)]), &[0], false), None);
+        }
+    }
 
     /// Against librdkafka's in-process mock broker: offsets are committed only for messages marked done.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

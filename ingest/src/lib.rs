@@ -4,6 +4,8 @@
 //! - [`Frame`] / [`FrameHeader`]: pixels (row-major f32 ADU) with sensor, site, exposure start (UTC) and length, and
 //!   the [`TanWcs`] that maps pixels to ICRS right ascension and declination.
 //! - [`fits`]: read the first image HDU of a FITS file into a frame; write a frame as FITS.
+//! - [`raster`]: PNG and TIFF frames (8/16-bit grey) with a JSON sidecar for time, site, WCS and camera.
+//! - [`file`]: a frame file of any of these formats, by extension.
 //! - [`dataset`]: recorded datasets' `truth.csv`.
 //! - [`envelope`]: the versioned binary form of a frame on the `kessler.frames` topic, with a CRC32C.
 //! - [`chunk`]: envelopes larger than a message split into chunks; [`inbound`] puts them back together and holds
@@ -37,10 +39,12 @@
 pub mod chunk;
 pub mod dataset;
 pub mod envelope;
+pub mod file;
 pub mod fits;
 pub mod frame;
 pub mod inbound;
 pub mod kafka;
+pub mod raster;
 pub mod sensor;
 pub mod transport;
 pub mod wcs;
