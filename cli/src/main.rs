@@ -307,6 +307,7 @@ struct KafkaOptions {
 enum CompressionArg {
     None,
     Lz4,
+    Zstd,
 }
 
 impl KafkaOptions {
@@ -316,6 +317,7 @@ impl KafkaOptions {
             compression: match self.compression {
                 CompressionArg::None => Compression::None,
                 CompressionArg::Lz4 => Compression::Lz4,
+                CompressionArg::Zstd => Compression::Zstd,
             },
         }
     }
