@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a machine with only the Rust toolchain: installs what the tests need (Mesa's lavapipe
-# Vulkan driver, the Tansu broker), starts Tansu on 127.0.0.1 on a free port with durable SQLite storage in a
-# temporary folder, checks formatting and lints, runs every test, and stops the broker whatever happens.
+# Vulkan driver, Chromium and ChromeDriver, the Tansu broker), starts Tansu on 127.0.0.1 on a free port with durable
+# SQLite storage in a temporary folder, checks formatting and lints, runs every test, and stops the broker whatever
+# happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,12 @@ log "GPU: a Vulkan driver for wgpu (lavapipe runs Vulkan on the CPU where no GPU
 if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || ! ldconfig -p | grep -q libvulkan.so.1; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1
+fi
+
+log "Browser: Chromium and ChromeDriver for the review page's browser test"
+if ! command -v chromedriver >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 fi
 
 log "Kafka: the Tansu broker"

@@ -23,6 +23,7 @@
 
 pub mod oem;
 pub mod omm;
+pub mod review;
 pub mod tdm;
 pub mod track;
 
@@ -55,6 +56,8 @@ pub enum CatalogError {
     NoObject(String),
     #[error("catalog object {object}: element set: {source}")]
     Elements { object: String, source: OdError },
+    #[error("catalog object {object}: {problem}")]
+    Review { object: String, problem: String },
 }
 
 const SCHEMA: &str = "
@@ -161,8 +164,8 @@ pub struct CatalogChange {
     pub schema_version: u32,
     /// Catalog id of the object.
     pub object_id: String,
-    /// `created` (a new candidate object), `refined` (a track added to a known object) or `imported` (an element
-    /// set entered from outside).
+    /// `created` (a new candidate object), `refined` (a track added to a known object), `imported` (an element
+    /// set entered from outside), or a maintainer's decision: `accepted`, `rejected`, `merged` ([`review`]).
     pub change: String,
     /// The track that caused the change (the id of its first streak).
     pub track_id: String,
@@ -170,6 +173,16 @@ pub struct CatalogChange {
     pub observations: usize,
     /// The object's orbit after the change (GCRF state at its epoch, covariance in km and km/s).
     pub orbit: OrbitSolution,
+    /// A maintainer's decision ([`review`]): who made it. Absent from the track stage's and imports' changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Why (required for a rejection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `merged`: the object the candidate's observations went into (on the candidate's row), or came from (on the
+    /// target's row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<String>,
 }
 
 /// A stored element set of `object_id`, parsed.
@@ -384,7 +397,8 @@ impl Catalog {
         .collect()
     }
 
-    /// Every object's orbit for correlation at about `t`: its latest fitted state and covariance, or, for an
+    /// Every live object's orbit (candidates and catalogued objects, not rejected or merged ones) for correlation at
+    /// about `t`: its latest fitted state and covariance, or, for an
     /// object whose latest orbit is its element set, the SGP4 state at `t` with the TLE's nominal covariance
     /// there. Objects whose elements SGP4 cannot propagate to `t` (decayed) are left out.
     pub fn known_orbits(&self, t: Epoch) -> Result<Vec<KnownOrbit>, CatalogError> {
@@ -394,6 +408,7 @@ impl Catalog {
              FROM objects o
              JOIN orbits r ON r.seq = (SELECT MAX(seq) FROM orbits WHERE object_id = o.id)
              LEFT JOIN element_sets e ON e.object_id = o.id
+             WHERE o.status IN ('candidate', 'catalogued')
              ORDER BY o.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -618,6 +633,9 @@ impl Catalog {
             track_id: track_id.to_string(),
             observations,
             orbit: solution.clone(),
+            by: None,
+            reason: None,
+            merged: None,
         };
         let detail = serde_json::to_string(&change).expect("a catalog change always serialises");
         tx.execute(
@@ -656,6 +674,16 @@ impl Catalog {
 
     /// Every object with its latest orbit, by id.
     pub fn list_objects(&self) -> Result<Vec<ObjectSummary>, CatalogError> {
+        self.summaries(None)
+    }
+
+    /// One object with its latest orbit; `None` when there is no such object.
+    pub fn object(&self, id: &str) -> Result<Option<ObjectSummary>, CatalogError> {
+        Ok(self.summaries(Some(id))?.pop())
+    }
+
+    /// The summaries of every object, or of the one object `only`.
+    fn summaries(&self, only: Option<&str>) -> Result<Vec<ObjectSummary>, CatalogError> {
         let mut stmt = self.conn.prepare(
             "SELECT o.id, o.status,
                     (SELECT COUNT(*) FROM tracks t WHERE t.object_id = o.id),
@@ -665,9 +693,10 @@ impl Catalog {
                     (SELECT solution FROM orbits r WHERE r.object_id = o.id ORDER BY seq DESC LIMIT 1),
                     (SELECT source FROM orbits r WHERE r.object_id = o.id ORDER BY seq DESC LIMIT 1),
                     e.norad_id, e.name
-             FROM objects o LEFT JOIN element_sets e ON e.object_id = o.id ORDER BY o.id",
+             FROM objects o LEFT JOIN element_sets e ON e.object_id = o.id
+             WHERE ?1 IS NULL OR o.id = ?1 ORDER BY o.id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([only], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

@@ -193,7 +193,7 @@ impl Tracker {
 }
 
 /// The middle of the time span of `obs`; `None` when there are none.
-fn middle_of(obs: &[kessler_od::Observation]) -> Option<kessler_od::Epoch> {
+pub(crate) fn middle_of(obs: &[kessler_od::Observation]) -> Option<kessler_od::Epoch> {
     let first = obs.iter().map(|o| o.epoch).min()?;
     let last = obs.iter().map(|o| o.epoch).max()?;
     Some(first + (last - first) / 2)

@@ -5,6 +5,7 @@
 //! - [`metrics`]: the counters of `kessler run`, served as Prometheus text.
 //! - [`publish`]: `kessler publish`: files and watched folders onto the frames topic, once each, with a ledger.
 //! - [`pipeline_bench`]: `kessler bench-pipeline`: publish -> detect on a broker beside a bare consumer.
+//! - [`review`]: `kessler review`, the maintainers' web page and API, and the same review from the terminal.
 //! - [`od`]: `kessler od`, a batch least-squares fit of a CCSDS TDM's tracking data.
 //! - [`demo`]: a simulated night through every stage, scored against the truth ([`demo::DemoReport`]).
 //!
@@ -16,4 +17,5 @@ pub mod metrics;
 pub mod od;
 pub mod pipeline_bench;
 pub mod publish;
+pub mod review;
 pub mod stages;

@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kessler::demo::{self, DemoOptions};
 use kessler::metrics::{self, LagProbe, Metrics};
 use kessler::publish::{Publisher, WatchConfig, frame_files, watch_folder};
+use kessler::review::terminal::{self, ExportFormat};
 use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
+use kessler_catalog::review::{CandidateFilter, SortKey};
 use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
 use kessler_ingest::inbound::ReassemblyConfig;
@@ -248,6 +250,117 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Serve the review page for catalog maintainers (and its JSON API under /api) over a catalog: candidates,
+    /// their evidence, and accept / reject / merge.
+    Review {
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The token every write must present (at least 8 characters); or the KESSLER_REVIEW_TOKEN variable.
+        #[arg(long, env = "KESSLER_REVIEW_TOKEN", hide_env_values = true)]
+        token: String,
+        #[command(flatten)]
+        announce: Announce,
+    },
+}
+
+/// Where decisions are announced: the catalog topic of a broker, if one is given.
+#[derive(clap::Args, Clone)]
+struct Announce {
+    /// Announce each decision on the catalog topic of this broker.
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Prefix of the topic names.
+    #[arg(long, default_value = "")]
+    namespace: String,
+}
+
+impl Announce {
+    fn target(&self) -> Option<(&str, &str)> {
+        self.brokers
+            .as_deref()
+            .map(|b| (b, self.namespace.as_str()))
+    }
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Objects awaiting review (or of another status), filtered and sorted.
+    List {
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        /// candidate, catalogued, rejected, merged or all.
+        #[arg(long, default_value = "candidate")]
+        status: String,
+        #[arg(long)]
+        sensor: Option<String>,
+        /// Last observed on or after this UTC date (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// First observed on or before this UTC date (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// id, first, last, observations, rms or sigma.
+        #[arg(long, value_parser = sort_key)]
+        sort: Option<SortKey>,
+        /// Largest first.
+        #[arg(long)]
+        descending: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One object's evidence: orbit, residuals, nearest objects, history.
+    Show {
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a candidate into the catalog.
+    Accept {
+        #[command(flatten)]
+        who: Decider,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a candidate, saying why.
+    Reject {
+        #[command(flatten)]
+        who: Decider,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Merge a candidate into another object; that object's orbit is refitted on all the observations.
+    Merge {
+        #[command(flatten)]
+        who: Decider,
+        #[arg(long)]
+        into: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// Who decides what about which object, and where the decision is announced.
+#[derive(clap::Args)]
+struct Decider {
+    #[arg(long, default_value = "kessler.db")]
+    db: PathBuf,
+    /// The object.
+    id: String,
+    /// Who decides.
+    #[arg(long)]
+    by: String,
+    #[command(flatten)]
+    announce: Announce,
+}
+
+/// A `--sort` key, spelt as the API spells it.
+fn sort_key(text: &str) -> Result<SortKey, String> {
+    serde_json::from_value(serde_json::Value::String(text.into()))
+        .map_err(|_| format!("{text:?}: one of id, first, last, observations, rms, sigma"))
 }
 
 #[derive(Subcommand)]
@@ -269,6 +382,24 @@ enum CatalogCommand {
         /// TLE file.
         #[arg(long)]
         tle: PathBuf,
+    },
+    /// Review candidates from the terminal (the same operations as `kessler review`).
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Export the objects of a status (catalogued: accepted or imported) as CCSDS OMM, OEM or TLE. Objects without
+    /// an element set get SGP4 mean elements fitted to their observations, numbered 80000 + their number.
+    Export {
+        #[arg(long, default_value = "kessler.db")]
+        db: PathBuf,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[arg(long, default_value = "catalogued")]
+        status: String,
+        /// A folder for the files (ID.omm, ID.oem or catalog.tle); standard output without it.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -1184,6 +1315,93 @@ async fn main() -> Result<()> {
         Command::Catalog {
             command: CatalogCommand::Import { db, tle },
         } => import_tles(&db, &tle),
+        Command::Catalog {
+            command:
+                CatalogCommand::Export {
+                    db,
+                    format,
+                    status,
+                    out,
+                },
+        } => terminal::export(&db, format, &status, out.as_deref()),
+        Command::Catalog {
+            command: CatalogCommand::Review { command },
+        } => review_command(command).await,
+        Command::Review {
+            db,
+            listen,
+            token,
+            announce,
+        } => {
+            if token.chars().count() < 8 {
+                bail!("--token: at least 8 characters");
+            }
+            terminal::open(&db)?;
+            let announce = match announce.target() {
+                Some((brokers, namespace)) => Some((
+                    KafkaSink::new(brokers, ProducerConfig::default())?,
+                    Topics::namespaced(namespace),
+                )),
+                None => None,
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("--listen {listen}"))?;
+            eprintln!("review at http://{}/", listener.local_addr()?);
+            kessler::review::serve(
+                listener,
+                kessler::review::Review {
+                    db,
+                    token,
+                    announce,
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// `kessler catalog review ...`.
+async fn review_command(command: ReviewCommand) -> Result<()> {
+    match command {
+        ReviewCommand::List {
+            db,
+            status,
+            sensor,
+            from,
+            to,
+            sort,
+            descending,
+            json,
+        } => {
+            let filter = CandidateFilter {
+                status: (status != "all").then_some(status),
+                sensor,
+                from,
+                to,
+                sort,
+                descending,
+            };
+            terminal::list(&db, &filter, json)
+        }
+        ReviewCommand::Show { db, id, json } => terminal::show(&db, &id, json),
+        ReviewCommand::Accept { who, reason } => {
+            let change = terminal::open(&who.db)?.accept(&who.id, &who.by, reason.as_deref())?;
+            terminal::decided(&who.db, change, who.announce.target()).await
+        }
+        ReviewCommand::Reject { who, reason } => {
+            let change = terminal::open(&who.db)?.reject(&who.id, &who.by, &reason)?;
+            terminal::decided(&who.db, change, who.announce.target()).await
+        }
+        ReviewCommand::Merge { who, into, reason } => {
+            let change = terminal::open(&who.db)?.merge(
+                &who.id,
+                &into,
+                (&who.by, reason.as_deref()),
+                &kessler_od::FitConfig::default(),
+            )?;
+            terminal::decided(&who.db, change, who.announce.target()).await
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use kessler_catalog::Catalog;
 use kessler_catalog::track::{Outcome, Tracker};
 use kessler_detector::message::{Detections, SCHEMA_VERSION};
-use kessler_detector::{Detector, measure};
+use kessler_detector::{Detector, cutout, measure};
 use kessler_ingest::inbound::{Arrival, Inbound, ReassemblyConfig};
 use kessler_ingest::transport::Position;
 use kessler_ingest::transport::{CATALOG_TOPIC, DEADLETTER_TOPIC, DETECTIONS_TOPIC, FRAMES_TOPIC};
@@ -186,6 +186,10 @@ pub fn detect_frame(detector: &Detector, frame: &Frame) -> Result<Detections, St
             tracing::warn!(frame = h.frame_id, "streaks without sky measurements: {e}");
             vec![]
         });
+    let cutouts = streaks
+        .iter()
+        .map(|s| cutout::cutout(&frame.pixels, h.width, h.height, s))
+        .collect();
     Ok(Detections {
         schema_version: SCHEMA_VERSION,
         frame_id: h.frame_id.clone(),
@@ -193,6 +197,7 @@ pub fn detect_frame(detector: &Detector, frame: &Frame) -> Result<Detections, St
         streaks,
         measurements,
         backend: detector.backend_description(),
+        cutouts,
     })
 }
 
@@ -327,7 +332,11 @@ fn count_outcomes(outcomes: Vec<Outcome>, stats: &mut TrackStats) {
 }
 
 /// Send the catalog's unpublished changes to the catalog topic, marking each once acknowledged.
-async fn publish_changes(sink: &impl Sink, topics: &Topics, catalog: &mut Catalog) -> Result<()> {
+pub async fn publish_changes(
+    sink: &impl Sink,
+    topics: &Topics,
+    catalog: &mut Catalog,
+) -> Result<()> {
     for (seq, change) in catalog.unpublished_changes()? {
         let json = serde_json::to_vec(&change).expect("a catalog change always serialises");
         sink.send(&topics.catalog, &change.object_id, json).await?;

@@ -277,3 +277,81 @@ fn catalog_import_enters_element_sets_once() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("broken.tle"), "{stderr}");
 }
+
+#[test]
+fn the_terminal_review_accepts_a_candidate_and_exports_it_as_omm_oem_and_tle() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let db = db.to_str().unwrap();
+    kessler(&["demo", "--cpu", "--db", db]);
+    let listed: serde_json::Value = serde_json::from_str(&kessler(&[
+        "catalog", "review", "list", "--db", db, "--json",
+    ]))
+    .unwrap();
+    let candidates = listed.as_array().unwrap();
+    assert!(!candidates.is_empty(), "{listed}");
+    assert!(candidates.iter().all(|c| c["status"] == "candidate"));
+    let id = candidates[0]["id"].as_str().unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&kessler(&[
+        "catalog", "review", "show", id, "--db", db, "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        shown["residuals"].as_array().unwrap().len(),
+        candidates[0]["observations"]
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_kessler"))
+        .args([
+            "catalog", "review", "reject", id, "--db", db, "--by", "ana", "--reason", " ",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("a rejection needs a reason"));
+    let change: serde_json::Value = serde_json::from_str(&kessler(&[
+        "catalog",
+        "review",
+        "accept",
+        id,
+        "--db",
+        db,
+        "--by",
+        "ana",
+        "--reason",
+        "clean track",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (change["change"].as_str(), change["by"].as_str()),
+        (Some("accepted"), Some("ana"))
+    );
+
+    let out = dir.path().join("export");
+    for format in ["omm", "oem", "tle"] {
+        kessler(&[
+            "catalog",
+            "export",
+            "--db",
+            db,
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    let omm = std::fs::read_to_string(out.join(format!("{id}.omm"))).unwrap();
+    assert!(omm.starts_with("CCSDS_OMM_VERS"), "{omm}");
+    let oem = std::fs::read_to_string(out.join(format!("{id}.oem"))).unwrap();
+    assert!(oem.starts_with("CCSDS_OEM_VERS = 2.0"), "{oem}");
+    let tle = std::fs::read_to_string(out.join("catalog.tle")).unwrap();
+    let lines: Vec<&str> = tle.lines().collect();
+    assert_eq!(lines.len(), 3, "only the accepted object: {tle}");
+    assert_eq!(lines[0], id);
+    let number: u64 = id[1..].parse().unwrap();
+    assert!(
+        lines[1].starts_with(&format!("1 {}", 80_000 + number)),
+        "{tle}"
+    );
+    kessler_od::Tle::parse(Some(lines[0]), lines[1], lines[2]).unwrap();
+}

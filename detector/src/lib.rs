@@ -69,6 +69,7 @@
 pub mod bench;
 pub mod calibrate;
 pub mod cpu;
+pub mod cutout;
 pub mod eval;
 mod gpu;
 pub mod measure;

@@ -5,6 +5,7 @@ use kessler_od::StreakMeasurement;
 use serde::{Deserialize, Serialize};
 
 use crate::Streak;
+use crate::cutout::Cutout;
 
 /// Schema version of [`Detections`]; readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -21,6 +22,10 @@ pub struct Detections {
     pub measurements: Vec<StreakMeasurement>,
     /// The adapter (or "cpu") that ran the detector.
     pub backend: String,
+    /// One per streak: the frame around it ([`crate::cutout`]). Added within schema version 1: messages without
+    /// it read as having none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cutouts: Vec<Cutout>,
 }
 
 /// Why a detections message was refused.

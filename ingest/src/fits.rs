@@ -421,10 +421,7 @@ pub fn read_fits(path: &Path, default_sensor: &str) -> Result<Frame, FitsError> 
         path: name.clone(),
         source,
     })?;
-    let frame_id = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| name.clone());
+    let frame_id = crate::frame::frame_id_of(path);
     parse_fits(&name, &bytes, &frame_id, default_sensor)
 }
 

@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::wcs::TanWcs;
 
+/// The frame id of a frame file: its stem (`night1/0001.fits` is `0001`), or the whole name where it has none.
+pub fn frame_id_of(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 /// A sensor site on the WGS84 ellipsoid.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GeodeticSite {

@@ -142,10 +142,7 @@ pub fn read_raster(path: &Path, default_sensor: &str) -> Result<Frame, RasterErr
             path: name.clone(),
             source,
         })?;
-    let frame_id = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| name.clone());
+    let frame_id = crate::frame::frame_id_of(path);
     frame(
         &name,
         &sidecar_name,
