@@ -1338,10 +1338,11 @@ async fn main() -> Result<()> {
             }
             terminal::open(&db)?;
             let announce = match announce.target() {
-                Some((brokers, namespace)) => Some((
-                    KafkaSink::new(brokers, ProducerConfig::default())?,
-                    Topics::namespaced(namespace),
-                )),
+                Some((brokers, namespace)) => {
+                    let topics = Topics::namespaced(namespace);
+                    ensure_topics(brokers, &[&topics.catalog], 1).await?;
+                    Some((KafkaSink::new(brokers, ProducerConfig::default())?, topics))
+                }
                 None => None,
             };
             let listener = tokio::net::TcpListener::bind(listen)

@@ -309,6 +309,8 @@ fn the_terminal_review_accepts_a_candidate_and_exports_it_as_omm_oem_and_tle() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("a rejection needs a reason"));
+    // Announced on the catalog topic, with the changes the demo recorded before it.
+    let namespace = format!("review-{}", std::process::id());
     let change: serde_json::Value = serde_json::from_str(&kessler(&[
         "catalog",
         "review",
@@ -320,8 +322,16 @@ fn the_terminal_review_accepts_a_candidate_and_exports_it_as_omm_oem_and_tle() {
         "ana",
         "--reason",
         "clean track",
+        "--brokers",
+        &brokers(),
+        "--namespace",
+        &namespace,
     ]))
     .unwrap();
+    let topic = kessler::stages::Topics::namespaced(&namespace).catalog;
+    let announced = kessler_ingest::kafka::recent_payloads(&brokers(), &topic, 1000).unwrap();
+    let last: serde_json::Value = serde_json::from_slice(announced.last().unwrap()).unwrap();
+    assert_eq!(last, change);
     assert_eq!(
         (change["change"].as_str(), change["by"].as_str()),
         (Some("accepted"), Some("ana"))

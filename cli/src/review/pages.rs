@@ -346,8 +346,24 @@ pub fn candidate(d: &CandidateDetail, message: Option<&str>) -> String {
         e.true_anomaly_deg,
         number(e.period_min, 2),
     );
+    let mut observations = String::from(
+        "<details><summary>the observations</summary><table id=observations><tr><th>observation</th>\
+         <th>sensor</th><th>epoch</th><th>RA cos Dec (arcsec)</th><th>Dec (arcsec)</th><th>sigma (arcsec)</th></tr>",
+    );
+    for r in &d.residuals {
+        observations += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{:.3}</td><td class=n>{:.3}</td><td class=n>{:.3}</td></tr>",
+            esc(&r.observation_id),
+            esc(&r.sensor_id),
+            esc(&r.epoch_utc),
+            r.ra_arcsec,
+            r.dec_arcsec,
+            r.sigma_arcsec
+        );
+    }
     body += &format!(
-        "<section><h2>Residuals ({} observations, observed - computed)</h2>{}</section>",
+        "<section><h2>Residuals ({} observations, observed - computed)</h2>{}{observations}</table></details>\
+         </section>",
         d.residuals.len(),
         residual_plot(&d.residuals)
     );

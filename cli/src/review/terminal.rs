@@ -114,6 +114,7 @@ pub async fn decided(
             kessler_ingest::kafka::ProducerConfig::default(),
         )?;
         let topics = crate::stages::Topics::namespaced(namespace);
+        kessler_ingest::kafka::ensure_topics(brokers, &[&topics.catalog], 1).await?;
         crate::stages::publish_changes(&sink, &topics, &mut Catalog::open(db)?).await?;
     }
     Ok(())
