@@ -365,22 +365,7 @@ impl Catalog {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = self.conn.prepare(
-            "SELECT s.id, s.frame_id, s.sensor_id, f.detections FROM streaks s
-             JOIN tracks t ON t.id = s.track_id
-             JOIN frames f ON f.frame_id = s.frame_id AND f.sensor_id = s.sensor_id
-             WHERE t.object_id = ?1 ORDER BY s.start_tai_s, s.id",
-        )?;
-        let streaks = stmt
-            .query_map([object_id], |r| {
-                Ok(StreakRef {
-                    streak_id: r.get(0)?,
-                    frame_id: r.get(1)?,
-                    sensor_id: r.get(2)?,
-                    detections_json: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let streaks = self.object_streaks(object_id)?;
         let nearest = self.nearest(&summary)?;
         let history = self.decisions(Some(object_id))?;
         let sensors = self.object_sensors(object_id)?;
@@ -394,6 +379,25 @@ impl Catalog {
             streaks,
             history,
         }))
+    }
+
+    /// The streaks behind an object, in time order, each with its frame's detections message.
+    pub fn object_streaks(&self, object_id: &str) -> Result<Vec<StreakRef>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, s.frame_id, s.sensor_id, f.detections FROM streaks s
+             JOIN tracks t ON t.id = s.track_id
+             JOIN frames f ON f.frame_id = s.frame_id AND f.sensor_id = s.sensor_id
+             WHERE t.object_id = ?1 ORDER BY s.start_tai_s, s.id",
+        )?;
+        let streaks = stmt.query_map([object_id], |r| {
+            Ok(StreakRef {
+                streak_id: r.get(0)?,
+                frame_id: r.get(1)?,
+                sensor_id: r.get(2)?,
+                detections_json: r.get(3)?,
+            })
+        })?;
+        Ok(streaks.collect::<Result<_, _>>()?)
     }
 
     /// The [`NEAREST`] other live objects (not rejected or merged) closest to `summary`'s orbit at its epoch.

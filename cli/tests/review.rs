@@ -211,6 +211,19 @@ impl Browser {
         )
     }
 
+    /// Run `script` until its value satisfies `done` (a click may return before the page it loads is there).
+    fn wait_for(&self, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let value = self.script(script);
+            if done(&value) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{script}: still {value}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn url(&self) -> String {
         self.session_call("GET", "/url", None)
             .as_str()
@@ -292,6 +305,10 @@ fn a_maintainer_opens_a_candidate_sees_its_evidence_and_accepts_it_with_the_toke
     browser.goto(&format!("http://127.0.0.1:{port}/"));
     let first = browser.find("#candidates a");
     browser.click(&first);
+    browser.wait_for("return document.location.pathname", |v| {
+        v.as_str().is_some_and(|p| p.starts_with("/objects/"))
+    });
+    browser.wait_for("return document.readyState", |v| v == "complete");
     let url = browser.url();
     let id = url.rsplit('/').next().unwrap().to_string();
     assert!(url.contains("/objects/K"), "{url}");
@@ -301,8 +318,10 @@ fn a_maintainer_opens_a_candidate_sees_its_evidence_and_accepts_it_with_the_toke
     let points =
         browser.script("return document.querySelectorAll('svg#residuals circle.point').length");
     assert!(points.as_u64().unwrap() >= 8, "{points}");
-    let cutouts = browser.script(
-        "return Array.from(document.querySelectorAll('img.cutout')).map(i => i.complete ? i.naturalWidth : 0)",
+    // Each cutout loaded: all complete with a width (a broken image completes with width 0; the wait ends there too).
+    let cutouts = browser.wait_for(
+        "return Array.from(document.querySelectorAll('img.cutout')).map(i => i.complete ? i.naturalWidth : -1)",
+        |v| v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|w| w.as_i64() != Some(-1))),
     );
     let widths: Vec<u64> = cutouts
         .as_array()
@@ -329,7 +348,11 @@ fn a_maintainer_opens_a_candidate_sees_its_evidence_and_accepts_it_with_the_toke
     browser.type_into("#token", TOKEN);
     browser.type_into("#reason", "a clean LEO track");
     browser.click(&browser.find("#accept"));
-    assert_eq!(browser.text("h1 .status"), "catalogued");
+    browser.wait_for(
+        "const s = document.querySelector('h1 .status'); return s ? s.textContent : ''",
+        |v| v == "catalogued",
+    );
+    browser.wait_for("return document.readyState", |v| v == "complete");
     assert_eq!(status_of(&db, &id), "catalogued");
     let history = Catalog::open(&db).unwrap().decisions(Some(&id)).unwrap();
     assert_eq!(history[0].change, "accepted");

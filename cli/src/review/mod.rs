@@ -271,11 +271,8 @@ async fn cutout_png(
             .strip_suffix(".png")
             .and_then(|k| k.parse().ok())
             .ok_or_else(|| Failure(StatusCode::NOT_FOUND, "not a cutout".into()))?;
-        let detail = with_catalog(&review, move |c| c.candidate(&id))
-            .await?
-            .ok_or_else(|| Failure(StatusCode::NOT_FOUND, "no such object".into()))?;
-        let streak = detail
-            .streaks
+        let streaks = with_catalog(&review, move |c| c.object_streaks(&id)).await?;
+        let streak = streaks
             .get(k)
             .ok_or_else(|| Failure(StatusCode::NOT_FOUND, "no such streak".into()))?;
         let detections = Detections::from_json(streak.detections_json.as_bytes())
