@@ -7,7 +7,7 @@
 //! transaction that records who and why in the history, which the `kessler.catalog` topic then announces (the
 //! history is its outbox).
 
-use kessler_od::propagator::MU_KM3_S2;
+use kessler_od::elements::{Elements, elements};
 use kessler_od::{
     FitConfig, Observation, OrbitSolution, TrackingObservation, fit_orbit, fit_tracking_with_prior,
     predict_radec, propagate,
@@ -103,19 +103,6 @@ pub struct Residual {
     pub sigma_arcsec: f64,
 }
 
-/// Classical osculating elements of a GCRF state (two-body, so only a description of the orbit).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Elements {
-    pub a_km: f64,
-    pub e: f64,
-    pub i_deg: f64,
-    pub raan_deg: f64,
-    pub arg_perigee_deg: f64,
-    pub true_anomaly_deg: f64,
-    /// Orbital period, minutes; `None` for an unbound orbit.
-    pub period_min: Option<f64>,
-}
-
 /// A catalog object that a candidate could be: its distance from the candidate at the candidate's epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Neighbour {
@@ -170,60 +157,6 @@ pub struct CandidateDetail {
     pub nearest: Vec<Neighbour>,
     pub streaks: Vec<StreakRef>,
     pub history: Vec<Decision>,
-}
-
-/// Elements of a GCRF state (Vallado 2013, Algorithm 9, RV2COE). Undefined angles of circular or equatorial
-/// orbits are 0.
-pub fn elements(r: [f64; 3], v: [f64; 3]) -> Elements {
-    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-    let norm = |a: [f64; 3]| dot(a, a).sqrt();
-    let cross = |a: [f64; 3], b: [f64; 3]| {
-        [
-            a[1] * b[2] - a[2] * b[1],
-            a[2] * b[0] - a[0] * b[2],
-            a[0] * b[1] - a[1] * b[0],
-        ]
-    };
-    let angle = |a: [f64; 3], b: [f64; 3]| {
-        let (na, nb) = (norm(a), norm(b));
-        if na < 1e-12 || nb < 1e-12 {
-            0.0
-        } else {
-            (dot(a, b) / (na * nb)).clamp(-1.0, 1.0).acos()
-        }
-    };
-    let (rn, vn) = (norm(r), norm(v));
-    let h = cross(r, v);
-    let n = [-h[1], h[0], 0.0];
-    let k = vn * vn - MU_KM3_S2 / rn;
-    let rv = dot(r, v);
-    let e_vec: [f64; 3] = std::array::from_fn(|i| (k * r[i] - rv * v[i]) / MU_KM3_S2);
-    let e = norm(e_vec);
-    let energy = vn * vn / 2.0 - MU_KM3_S2 / rn;
-    let a_km = -MU_KM3_S2 / (2.0 * energy);
-    let i = (h[2] / norm(h)).clamp(-1.0, 1.0).acos();
-    let tau = std::f64::consts::TAU;
-    let mut raan = angle([1.0, 0.0, 0.0], n);
-    if n[1] < 0.0 {
-        raan = tau - raan;
-    }
-    let mut argp = angle(n, e_vec);
-    if e_vec[2] < 0.0 {
-        argp = tau - argp;
-    }
-    let mut nu = angle(e_vec, r);
-    if rv < 0.0 {
-        nu = tau - nu;
-    }
-    Elements {
-        a_km,
-        e,
-        i_deg: i.to_degrees(),
-        raan_deg: raan.to_degrees(),
-        arg_perigee_deg: argp.to_degrees(),
-        true_anomaly_deg: nu.to_degrees(),
-        period_min: (a_km > 0.0).then(|| tau * (a_km.powi(3) / MU_KM3_S2).sqrt() / 60.0),
-    }
 }
 
 /// A checked reviewer name and reason: names are 1..=64 characters, reasons at most 2000, neither with control
@@ -287,6 +220,7 @@ impl Catalog {
                 return Err(bad(format!("{name} {d:?} is not a date YYYY-MM-DD")));
             }
         }
+        let mut sensors_of = self.sensors_by_object()?;
         let mut rows = vec![];
         for summary in self.list_objects()? {
             if filter.status.as_ref().is_some_and(|s| *s != summary.status)
@@ -301,7 +235,7 @@ impl Catalog {
             {
                 continue;
             }
-            let sensors = self.object_sensors(&summary.id)?;
+            let sensors = sensors_of.remove(&summary.id).unwrap_or_default();
             if filter.sensor.as_ref().is_some_and(|s| !sensors.contains(s)) {
                 continue;
             }
@@ -327,6 +261,21 @@ impl Catalog {
             rows.reverse();
         }
         Ok(rows)
+    }
+
+    /// The sensors of every object's tracks, by name (one query for the whole list).
+    fn sensors_by_object(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT object_id, sensor_id FROM tracks ORDER BY object_id, sensor_id",
+        )?;
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))? {
+            let (object, sensor) = row?;
+            out.entry(object).or_default().push(sensor);
+        }
+        Ok(out)
     }
 
     /// The sensors of an object's tracks, by name.
@@ -370,7 +319,7 @@ impl Catalog {
         let history = self.decisions(Some(object_id))?;
         let sensors = self.object_sensors(object_id)?;
         Ok(Some(CandidateDetail {
-            elements: elements(orbit.state.r_km, orbit.state.v_km_s),
+            elements: elements(&orbit.state),
             summary: row(summary, sensors),
             orbit,
             residuals,
@@ -727,7 +676,7 @@ mod tests {
 
     /// A circular orbit at 7000 km, 45 degrees inclination.
     fn truth() -> StateGcrf {
-        let v = (MU_KM3_S2 / 7000.0).sqrt();
+        let v = (kessler_od::propagator::MU_KM3_S2 / 7000.0).sqrt();
         let c = std::f64::consts::FRAC_1_SQRT_2;
         StateGcrf {
             epoch: t0(),

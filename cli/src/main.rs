@@ -985,13 +985,7 @@ fn import_tles(db: &Path, path: &Path) -> Result<()> {
 }
 
 fn list_catalog(db: &Path, json: bool) -> Result<()> {
-    if !db.exists() {
-        bail!(
-            "no catalog at {} (run the track stage or the demo first)",
-            db.display()
-        );
-    }
-    let objects = Catalog::open(db)?.list_objects()?;
+    let objects = terminal::open(db)?.list_objects()?;
     if json {
         println!("{}", serde_json::to_string(&objects)?);
         return Ok(());

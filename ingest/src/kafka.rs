@@ -439,10 +439,22 @@ pub fn committed_offsets(
     group: &str,
     topic: &str,
 ) -> Result<Vec<(i32, Option<i64>)>, TransportError> {
-    let consumer: StreamConsumer = ClientConfig::new()
+    committed_with(&group_client(brokers, group)?, topic)
+}
+
+/// A client of `group` for reading its offsets (it does not join the group).
+fn group_client(brokers: &str, group: &str) -> Result<BaseConsumer, TransportError> {
+    Ok(ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
-        .create()?;
+        .create()?)
+}
+
+/// [`committed_offsets`] through an existing client of the group.
+fn committed_with(
+    consumer: &BaseConsumer,
+    topic: &str,
+) -> Result<Vec<(i32, Option<i64>)>, TransportError> {
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut list = TopicPartitionList::new();
     for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
@@ -523,11 +535,9 @@ pub fn group_progress(
     group: &str,
     topic: &str,
 ) -> Result<Vec<PartitionProgress>, TransportError> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .create()?;
-    committed_offsets(brokers, group, topic)?
+    // One client for the offsets and the watermarks: this runs at every stall check.
+    let consumer = group_client(brokers, group)?;
+    committed_with(&consumer, topic)?
         .into_iter()
         .map(|(partition, offset)| {
             let (low, high) =

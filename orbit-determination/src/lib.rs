@@ -53,6 +53,7 @@
 //! ```
 
 pub mod association;
+pub mod elements;
 pub mod eop;
 pub mod fit;
 pub mod frames;
