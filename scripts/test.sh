@@ -35,6 +35,12 @@ if ! command -v tansu >/dev/null 2>&1; then
     cargo install tansu --locked --features dynostore,libsql
 fi
 
+log "Test runner: cargo-nextest"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    # A few minutes on 2 cores, once; cached in ~/.cargo/bin.
+    cargo install cargo-nextest --locked
+fi
+
 . scripts/broker.sh
 start_broker
 export KESSLER_TEST_BROKERS="127.0.0.1:$port"
@@ -50,7 +56,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 log "tests (broker at $KESSLER_TEST_BROKERS)"
 status=0
-cargo test --workspace --no-fail-fast || status=$?
+# nextest runs every test binary's tests side by side (the slow process and browser tests overlap); it does not run
+# doc tests, so those follow.
+cargo nextest run --workspace --no-fail-fast --profile ci || status=$?
+cargo test --workspace --doc || status=$?
 if [ "$status" != 0 ]; then
     echo "--- the last 40 lines of the broker's log ---" >&2
     tail -n 40 "$broker_dir/broker.log" >&2 || true

@@ -1,7 +1,7 @@
 //! The catalog: a SQLite database of objects, their latest orbit, the tracks and observations behind it, the
 //! streaks still waiting to be linked, and the history of every change.
 //!
-//! The track stage writes through [`Catalog`]:
+//! The track stage (the kessler-track crate) writes through [`Catalog`]:
 //! 1. [`Catalog::record_frame`] stores a frame's streaks once (a replayed frame adds nothing);
 //! 2. [`Catalog::pending_streaks`] gives the streaks not yet in a track, which the stage links into tracklets;
 //! 3. [`Catalog::add_track`] stores a tracklet with its fitted orbit, as a new candidate object or onto a known one,
@@ -12,6 +12,8 @@
 //! (after an import, until the next fit) the element set through SGP4 with its nominal accuracy
 //! ([`kessler_od::Tle::prior_at`]).
 //!
+//! Every change is also announced on the catalog topic through the outbox of [`announce`].
+//!
 //! CCSDS formats: [`tdm`] reads Tracking Data Messages into tracking measurements, [`oem`] writes a fitted orbit
 //! and its covariance as an Orbit Ephemeris Message, [`omm`] an SGP4 element set as an Orbit Mean-elements Message.
 //!
@@ -21,11 +23,12 @@
 //! assert!(catalog.list_objects().unwrap().is_empty());
 //! ```
 
+pub mod announce;
+pub mod kinds;
 pub mod oem;
 pub mod omm;
 pub mod review;
 pub mod tdm;
-pub mod track;
 
 use std::path::Path;
 
@@ -35,6 +38,8 @@ use kessler_od::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+
+pub use kinds::{ChangeKind, ObjectStatus, OrbitSource};
 
 /// What went wrong with the catalog database.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +62,17 @@ pub enum CatalogError {
     #[error("catalog object {object}: element set: {source}")]
     Elements { object: String, source: OdError },
     #[error("catalog object {object}: {problem}")]
-    Review { object: String, problem: String },
+    Review {
+        /// The object, or "filter" for a list filter.
+        object: String,
+        problem: review::ReviewProblem,
+    },
+    #[error("catalog column {column}: {value:?} is not one of {expected}")]
+    UnknownValue {
+        column: &'static str,
+        value: String,
+        expected: String,
+    },
 }
 
 const SCHEMA: &str = "
@@ -80,7 +95,7 @@ CREATE TABLE IF NOT EXISTS streaks (
 CREATE INDEX IF NOT EXISTS streaks_pending ON streaks(sensor_id, track_id);
 CREATE TABLE IF NOT EXISTS objects (
     id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('candidate', 'catalogued', 'rejected', 'merged')),
     created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
 CREATE TABLE IF NOT EXISTS orbits (
@@ -88,7 +103,7 @@ CREATE TABLE IF NOT EXISTS orbits (
     object_id TEXT NOT NULL REFERENCES objects(id),
     solution TEXT NOT NULL,
     created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-    source TEXT NOT NULL DEFAULT 'fit'
+    source TEXT NOT NULL DEFAULT 'fit' CHECK (source IN ('fit', 'tle'))
 );
 CREATE TABLE IF NOT EXISTS element_sets (
     object_id TEXT PRIMARY KEY REFERENCES objects(id),
@@ -118,7 +133,7 @@ CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     object_id TEXT NOT NULL,
-    change TEXT NOT NULL,
+    change TEXT NOT NULL CHECK (change IN ('created', 'refined', 'imported', 'accepted', 'rejected', 'merged')),
     detail TEXT NOT NULL,
     published INTEGER NOT NULL DEFAULT 0
 );
@@ -130,7 +145,7 @@ pub struct ObjectSummary {
     /// Catalog id (`K` and a sequence number).
     pub id: String,
     /// `candidate` until a maintainer reviews it.
-    pub status: String,
+    pub status: ObjectStatus,
     pub tracks: usize,
     pub observations: usize,
     /// First and last observation, UTC.
@@ -140,8 +155,7 @@ pub struct ObjectSummary {
     pub orbit: OrbitSolution,
     /// Where the latest orbit came from: `fit` (the catalog's own orbit determination) or `tle` (an imported
     /// element set, no observations behind it here).
-    #[serde(default)]
-    pub orbit_source: String,
+    pub orbit_source: OrbitSource,
     /// NORAD catalog number and name of the object's element set, when it has one.
     #[serde(default)]
     pub norad_id: Option<u64>,
@@ -164,9 +178,8 @@ pub struct CatalogChange {
     pub schema_version: u32,
     /// Catalog id of the object.
     pub object_id: String,
-    /// `created` (a new candidate object), `refined` (a track added to a known object), `imported` (an element
-    /// set entered from outside), or a maintainer's decision: `accepted`, `rejected`, `merged` ([`review`]).
-    pub change: String,
+    /// What the change did: a new candidate, a track added, an import, or a maintainer's decision ([`review`]).
+    pub change: ChangeKind,
     /// The track that caused the change (the id of its first streak).
     pub track_id: String,
     /// Observations the track added.
@@ -271,8 +284,8 @@ impl Catalog {
             None => {
                 let id = Self::next_object_id(&tx)?;
                 tx.execute(
-                    "INSERT INTO objects (id, status) VALUES (?1, 'catalogued')",
-                    [&id],
+                    "INSERT INTO objects (id, status) VALUES (?1, ?2)",
+                    params![id, ObjectStatus::Catalogued],
                 )?;
                 id
             }
@@ -291,7 +304,7 @@ impl Catalog {
         let solution = OrbitSolution {
             state: prior.state,
             covariance: prior.covariance,
-            rms_arcsec: f64::NAN,
+            rms_arcsec: None,
             normalized_rms: 0.0,
             chi_square: 0.0,
             iterations: 0,
@@ -300,7 +313,15 @@ impl Catalog {
             accepted: vec![],
             biases: vec![],
         };
-        let change = Self::record_orbit(&tx, &object_id, "imported", "", 0, &solution, "tle")?;
+        let change = Self::record_orbit(
+            &tx,
+            &object_id,
+            ChangeKind::Imported,
+            "",
+            0,
+            &solution,
+            OrbitSource::Tle,
+        )?;
         tx.commit()?;
         Ok(Some(change))
     }
@@ -415,7 +436,7 @@ impl Catalog {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, OrbitSource>(2)?,
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
@@ -424,8 +445,8 @@ impl Catalog {
         let mut out = vec![];
         for row in rows {
             let (id, solution, source, name, line1, line2) = row?;
-            match (source.as_str(), line1, line2) {
-                ("tle", Some(l1), Some(l2)) => {
+            match (source, line1, line2) {
+                (OrbitSource::Tle, Some(l1), Some(l2)) => {
                     if let Ok(prior) =
                         parse_element_set(&id, name.as_deref(), &l1, &l2)?.prior_at(t)
                     {
@@ -436,8 +457,8 @@ impl Catalog {
                         });
                     }
                 }
-                ("tle", _, _) => {}
-                _ => {
+                (OrbitSource::Tle, _, _) => {}
+                (OrbitSource::Fit, _, _) => {
                     let orbit: OrbitSolution =
                         serde_json::from_str(&solution).map_err(|source| CatalogError::Json {
                             table: "orbits",
@@ -559,16 +580,16 @@ impl Catalog {
                     .optional()?;
                 (
                     known.ok_or_else(|| CatalogError::NoObject(id.to_string()))?,
-                    "refined",
+                    ChangeKind::Refined,
                 )
             }
             None => {
                 let id = Self::next_object_id(&tx)?;
                 tx.execute(
-                    "INSERT INTO objects (id, status) VALUES (?1, 'candidate')",
-                    [&id],
+                    "INSERT INTO objects (id, status) VALUES (?1, ?2)",
+                    params![id, ObjectStatus::Candidate],
                 )?;
-                (id, "created")
+                (id, ChangeKind::Created)
             }
         };
         let track_id = tracklet.streak_ids.first().cloned().unwrap_or_default();
@@ -605,21 +626,21 @@ impl Catalog {
             &track_id,
             tracklet.observations.len(),
             solution,
-            "fit",
+            OrbitSource::Fit,
         )?;
         tx.commit()?;
         Ok(change)
     }
 
-    /// Store an object's new orbit (`source`: `fit` or `tle`) and the history row of the change.
+    /// Store an object's new orbit and the history row of the change.
     fn record_orbit(
         tx: &rusqlite::Transaction,
         object_id: &str,
-        change: &str,
+        change: ChangeKind,
         track_id: &str,
         observations: usize,
         solution: &OrbitSolution,
-        source: &str,
+        source: OrbitSource,
     ) -> Result<CatalogChange, CatalogError> {
         let orbit = serde_json::to_string(solution).expect("an orbit solution always serialises");
         tx.execute(
@@ -629,7 +650,7 @@ impl Catalog {
         let change = CatalogChange {
             schema_version: CHANGE_SCHEMA_VERSION,
             object_id: object_id.to_string(),
-            change: change.to_string(),
+            change,
             track_id: track_id.to_string(),
             observations,
             orbit: solution.clone(),
@@ -699,13 +720,13 @@ impl Catalog {
         let rows = stmt.query_map([only], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
+                r.get::<_, ObjectStatus>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
+                r.get::<_, OrbitSource>(7)?,
                 r.get::<_, Option<i64>>(8)?,
                 r.get::<_, Option<String>>(9)?,
             ))
@@ -780,7 +801,7 @@ mod tests {
                 v_km_s: [0.0, 7.5, 0.0],
             },
             covariance: [[0.0; 6]; 6],
-            rms_arcsec: 3.0,
+            rms_arcsec: Some(3.0),
             normalized_rms: 0.7,
             chi_square: 2.0,
             iterations: 4,
@@ -832,8 +853,8 @@ mod tests {
             .add_track(None, &tracklet(&s), &solution(t0))
             .unwrap();
         assert_eq!(
-            (created.object_id.as_str(), created.change.as_str()),
-            ("K00001", "created")
+            (created.object_id.as_str(), created.change),
+            ("K00001", ChangeKind::Created)
         );
         assert!(catalog.pending_streaks("ogs").unwrap().is_empty());
 
@@ -844,7 +865,7 @@ mod tests {
         let refined = catalog
             .add_track(Some("K00001"), &tracklet(&s2), &solution(s2.start))
             .unwrap();
-        assert_eq!(refined.change, "refined");
+        assert_eq!(refined.change, ChangeKind::Refined);
         let objects = catalog.list_objects().unwrap();
         assert_eq!(objects.len(), 1);
         assert_eq!((objects[0].tracks, objects[0].observations), (2, 4));
@@ -902,15 +923,15 @@ mod tests {
         .unwrap();
         let imported = catalog.import_tle(&tle).unwrap().unwrap();
         assert_eq!(
-            (imported.object_id.as_str(), imported.change.as_str()),
-            ("K00002", "imported")
+            (imported.object_id.as_str(), imported.change),
+            ("K00002", ChangeKind::Imported)
         );
         assert!(catalog.import_tle(&tle).unwrap().is_none());
         let objects = catalog.list_objects().unwrap();
-        assert_eq!(objects[0].orbit_source, "fit");
-        assert_eq!(objects[1].orbit_source, "tle");
+        assert_eq!(objects[0].orbit_source, OrbitSource::Fit);
+        assert_eq!(objects[1].orbit_source, OrbitSource::Tle);
         assert_eq!(objects[1].norad_id, Some(28057));
-        assert!(objects[1].orbit.rms_arcsec.is_nan());
+        assert_eq!(objects[1].orbit.rms_arcsec, None);
         let orbits = catalog.known_orbits(t0).unwrap();
         assert_eq!(orbits.len(), 2);
         assert_eq!(

@@ -6,13 +6,7 @@ use kessler_od::OrbitSolution;
 
 /// `t` as a CCSDS UTC time, `YYYY-MM-DDThh:mm:ss.ffffff` (rounded to the microsecond).
 pub fn ccsds_utc(t: Epoch) -> String {
-    let (y, mo, d, h, mi, s, ns) = t
-        .round(hifitime::Duration::from_microseconds(1.0))
-        .to_gregorian_utc();
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}",
-        ns / 1_000
-    )
+    kessler_ingest::utc::format(t, 6)
 }
 
 /// An OEM holding `solution`'s state (km, km/s) and covariance (km^2, km^2/s, km^2/s^2, lower triangle) at its
@@ -63,7 +57,7 @@ mod tests {
                 v_km_s: [4.33, -1.92, -5.73],
             },
             covariance,
-            rms_arcsec: f64::NAN,
+            rms_arcsec: None,
             normalized_rms: 1.0,
             chi_square: 30.0,
             iterations: 5,

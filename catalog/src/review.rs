@@ -15,11 +15,12 @@ use kessler_od::{
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::track::middle_of;
-use crate::{CHANGE_SCHEMA_VERSION, Catalog, CatalogChange, CatalogError, ObjectSummary};
+use crate::{
+    CHANGE_SCHEMA_VERSION, Catalog, CatalogChange, CatalogError, ChangeKind, ObjectStatus,
+    ObjectSummary, OrbitSource,
+};
+use kessler_od::measurement::arc_middle;
 
-/// The statuses an object can have.
-pub const STATUSES: [&str; 4] = ["candidate", "catalogued", "rejected", "merged"];
 /// Longest reviewer name, characters.
 pub const MAX_NAME_CHARS: usize = 64;
 /// Longest reason, characters.
@@ -32,8 +33,8 @@ const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
 /// What the candidates list shows: every filter is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CandidateFilter {
-    /// One of [`STATUSES`]; all statuses when absent.
-    pub status: Option<String>,
+    /// One [`ObjectStatus`]; all statuses when absent.
+    pub status: Option<ObjectStatus>,
     /// Objects with at least one track of this sensor.
     pub sensor: Option<String>,
     /// Objects last observed on or after this UTC date, `YYYY-MM-DD`.
@@ -62,7 +63,7 @@ pub enum SortKey {
 #[derive(Debug, Clone, Serialize)]
 pub struct CandidateRow {
     pub id: String,
-    pub status: String,
+    pub status: ObjectStatus,
     /// Sensors of its tracks.
     pub sensors: Vec<String>,
     /// First and last observation, UTC.
@@ -74,8 +75,7 @@ pub struct CandidateRow {
     pub rms_arcsec: Option<f64>,
     /// [`position_sigma_km`] of the latest orbit's covariance.
     pub position_sigma_km: f64,
-    /// `fit` or `tle`.
-    pub orbit_source: String,
+    pub orbit_source: OrbitSource,
     pub norad_id: Option<u64>,
     pub name: Option<String>,
 }
@@ -107,7 +107,7 @@ pub struct Residual {
 #[derive(Debug, Clone, Serialize)]
 pub struct Neighbour {
     pub id: String,
-    pub status: String,
+    pub status: ObjectStatus,
     pub norad_id: Option<u64>,
     pub name: Option<String>,
     pub distance_km: f64,
@@ -140,7 +140,7 @@ pub struct Decision {
     pub seq: i64,
     pub at_utc: String,
     pub object_id: String,
-    pub change: String,
+    pub change: ChangeKind,
     pub by: Option<String>,
     pub reason: Option<String>,
     pub merged: Option<String>,
@@ -159,6 +159,32 @@ pub struct CandidateDetail {
     pub history: Vec<Decision>,
 }
 
+/// Why a review operation was refused; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewProblem {
+    #[error(
+        "the reviewer's name must be 1 to {MAX_NAME_CHARS} characters without control characters"
+    )]
+    ReviewerName,
+    #[error("the reason must be at most {MAX_REASON_CHARS} characters without control characters")]
+    ReasonText,
+    #[error("a rejection needs a reason")]
+    NoReason,
+    #[error("{field} {value:?} is not a date YYYY-MM-DD")]
+    NotADate { field: &'static str, value: String },
+    #[error("is {0}, not a candidate awaiting review")]
+    NotACandidate(ObjectStatus),
+    #[error("cannot be merged into itself")]
+    MergeIntoItself,
+    #[error("cannot be merged into {into}, which is {status}")]
+    MergeTarget { into: String, status: ObjectStatus },
+    #[error("the refit of {into} on all observations failed: {source}")]
+    Refit {
+        into: String,
+        source: kessler_od::OdError,
+    },
+}
+
 /// A checked reviewer name and reason: names are 1..=64 characters, reasons at most 2000, neither with control
 /// characters (a reason may have line breaks).
 fn check_text(
@@ -166,24 +192,20 @@ fn check_text(
     by: &str,
     reason: Option<&str>,
 ) -> Result<(String, Option<String>), CatalogError> {
-    let bad = |problem: String| CatalogError::Review {
+    let bad = |problem| CatalogError::Review {
         object: object.to_string(),
         problem,
     };
     let by = by.trim();
     if by.is_empty() || by.chars().count() > MAX_NAME_CHARS || by.chars().any(char::is_control) {
-        return Err(bad(format!(
-            "the reviewer's name must be 1 to {MAX_NAME_CHARS} characters without control characters"
-        )));
+        return Err(bad(ReviewProblem::ReviewerName));
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if let Some(r) = reason
         && (r.chars().count() > MAX_REASON_CHARS
             || r.chars().any(|c| c.is_control() && c != '\n' && c != '\r'))
     {
-        return Err(bad(format!(
-            "the reason must be at most {MAX_REASON_CHARS} characters without control characters"
-        )));
+        return Err(bad(ReviewProblem::ReasonText));
     }
     Ok((by.to_string(), reason.map(str::to_string)))
 }
@@ -204,26 +226,23 @@ fn is_date(date: &str) -> bool {
 impl Catalog {
     /// The objects `filter` selects, sorted as it asks (by id by default).
     pub fn candidates(&self, filter: &CandidateFilter) -> Result<Vec<CandidateRow>, CatalogError> {
-        let bad = |problem: String| CatalogError::Review {
-            object: "filter".into(),
-            problem,
-        };
-        if let Some(s) = &filter.status
-            && !STATUSES.contains(&s.as_str())
-        {
-            return Err(bad(format!("status {s:?} is not one of {STATUSES:?}")));
-        }
-        for (name, date) in [("from", &filter.from), ("to", &filter.to)] {
+        for (field, date) in [("from", &filter.from), ("to", &filter.to)] {
             if let Some(d) = date
                 && !is_date(d)
             {
-                return Err(bad(format!("{name} {d:?} is not a date YYYY-MM-DD")));
+                return Err(CatalogError::Review {
+                    object: "filter".into(),
+                    problem: ReviewProblem::NotADate {
+                        field,
+                        value: d.clone(),
+                    },
+                });
             }
         }
         let mut sensors_of = self.sensors_by_object()?;
         let mut rows = vec![];
         for summary in self.list_objects()? {
-            if filter.status.as_ref().is_some_and(|s| *s != summary.status)
+            if filter.status.is_some_and(|s| s != summary.status)
                 || filter
                     .from
                     .as_ref()
@@ -355,7 +374,7 @@ impl Catalog {
         let others: std::collections::HashMap<String, ObjectSummary> = self
             .list_objects()?
             .into_iter()
-            .filter(|o| o.id != summary.id && (o.status == "candidate" || o.status == "catalogued"))
+            .filter(|o| o.id != summary.id && o.status.is_live())
             .map(|o| (o.id.clone(), o))
             .collect();
         let mut out: Vec<Neighbour> = self
@@ -370,7 +389,7 @@ impl Catalog {
                     .sqrt();
                 Some(Neighbour {
                     id: k.id,
-                    status: other.status.clone(),
+                    status: other.status,
                     norad_id: other.norad_id,
                     name: other.name.clone(),
                     distance_km: d,
@@ -393,7 +412,7 @@ impl Catalog {
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                r.get::<_, ChangeKind>(3)?,
                 r.get::<_, String>(4)?,
             ))
         })?;
@@ -419,7 +438,7 @@ impl Catalog {
     }
 
     /// The status of `object_id`, or [`CatalogError::NoObject`].
-    fn status(tx: &rusqlite::Transaction, object_id: &str) -> Result<String, CatalogError> {
+    fn status(tx: &rusqlite::Transaction, object_id: &str) -> Result<ObjectStatus, CatalogError> {
         tx.query_row(
             "SELECT status FROM objects WHERE id = ?1",
             [object_id],
@@ -433,17 +452,17 @@ impl Catalog {
     fn decide(
         &mut self,
         object_id: &str,
-        (change, status): (&str, &str),
+        (change, status): (ChangeKind, ObjectStatus),
         by: &str,
         reason: Option<&str>,
     ) -> Result<CatalogChange, CatalogError> {
         let (by, reason) = check_text(object_id, by, reason)?;
         let tx = self.conn.transaction()?;
         let now = Self::status(&tx, object_id)?;
-        if now != "candidate" {
+        if now != ObjectStatus::Candidate {
             return Err(CatalogError::Review {
                 object: object_id.to_string(),
-                problem: format!("is {now}, not a candidate awaiting review"),
+                problem: ReviewProblem::NotACandidate(now),
             });
         }
         tx.execute(
@@ -454,7 +473,7 @@ impl Catalog {
         let decision = CatalogChange {
             schema_version: CHANGE_SCHEMA_VERSION,
             object_id: object_id.to_string(),
-            change: change.to_string(),
+            change,
             track_id: String::new(),
             observations: 0,
             orbit,
@@ -504,7 +523,12 @@ impl Catalog {
         by: &str,
         reason: Option<&str>,
     ) -> Result<CatalogChange, CatalogError> {
-        self.decide(object_id, ("accepted", "catalogued"), by, reason)
+        self.decide(
+            object_id,
+            (ChangeKind::Accepted, ObjectStatus::Catalogued),
+            by,
+            reason,
+        )
     }
 
     /// Reject a candidate, saying why: it stays in the catalog as `rejected` and is no longer correlated.
@@ -517,10 +541,15 @@ impl Catalog {
         if reason.trim().is_empty() {
             return Err(CatalogError::Review {
                 object: object_id.to_string(),
-                problem: "a rejection needs a reason".into(),
+                problem: ReviewProblem::NoReason,
             });
         }
-        self.decide(object_id, ("rejected", "rejected"), by, Some(reason))
+        self.decide(
+            object_id,
+            (ChangeKind::Rejected, ObjectStatus::Rejected),
+            by,
+            Some(reason),
+        )
     }
 
     /// Merge a candidate into the live object `into`: the candidate's tracks and observations move to it, its orbit
@@ -534,12 +563,12 @@ impl Catalog {
         fit: &FitConfig,
     ) -> Result<CatalogChange, CatalogError> {
         let (by, reason) = check_text(object_id, by, reason)?;
-        let bad = |problem: String| CatalogError::Review {
+        let bad = |problem| CatalogError::Review {
             object: object_id.to_string(),
             problem,
         };
         if object_id == into {
-            return Err(bad("cannot be merged into itself".into()));
+            return Err(bad(ReviewProblem::MergeIntoItself));
         }
         let mut all = self.object_observations(into)?;
         let added = self.object_observations(object_id)?;
@@ -547,19 +576,18 @@ impl Catalog {
         all.sort_by(|a, b| a.epoch.cmp(&b.epoch).then_with(|| a.id.cmp(&b.id)));
         let tx = self.conn.transaction()?;
         let (from_status, into_status) = (Self::status(&tx, object_id)?, Self::status(&tx, into)?);
-        if from_status != "candidate" {
-            return Err(bad(format!(
-                "is {from_status}, not a candidate awaiting review"
-            )));
+        if from_status != ObjectStatus::Candidate {
+            return Err(bad(ReviewProblem::NotACandidate(from_status)));
         }
-        if into_status != "candidate" && into_status != "catalogued" {
-            return Err(bad(format!(
-                "cannot be merged into {into}, which is {into_status}"
-            )));
+        if !into_status.is_live() {
+            return Err(bad(ReviewProblem::MergeTarget {
+                into: into.to_string(),
+                status: into_status,
+            }));
         }
         let start = Self::latest_orbit(&tx, into)?;
         drop(tx);
-        let middle = middle_of(&all).unwrap_or(start.state.epoch);
+        let middle = arc_middle(&all).unwrap_or(start.state.epoch);
         let solution = match self.element_prior(into, middle)? {
             Some(prior) => {
                 let tracking: Vec<TrackingObservation> =
@@ -568,10 +596,11 @@ impl Catalog {
             }
             None => fit_orbit(&all, &start.state, fit),
         }
-        .map_err(|e| {
-            bad(format!(
-                "the refit of {into} on all observations failed: {e}"
-            ))
+        .map_err(|source| {
+            bad(ReviewProblem::Refit {
+                into: into.to_string(),
+                source,
+            })
         })?;
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -583,14 +612,14 @@ impl Catalog {
             params![object_id, into],
         )?;
         tx.execute(
-            "UPDATE objects SET status = 'merged' WHERE id = ?1",
-            [object_id],
+            "UPDATE objects SET status = ?2 WHERE id = ?1",
+            params![object_id, ObjectStatus::Merged],
         )?;
         let from_orbit = Self::latest_orbit(&tx, object_id)?;
         let on_candidate = CatalogChange {
             schema_version: CHANGE_SCHEMA_VERSION,
             object_id: object_id.to_string(),
-            change: "merged".into(),
+            change: ChangeKind::Merged,
             track_id: String::new(),
             observations: 0,
             orbit: from_orbit,
@@ -601,13 +630,13 @@ impl Catalog {
         Self::record_change(&tx, &on_candidate)?;
         let orbit = serde_json::to_string(&solution).expect("an orbit solution always serialises");
         tx.execute(
-            "INSERT INTO orbits (object_id, solution, source) VALUES (?1, ?2, 'fit')",
-            params![into, orbit],
+            "INSERT INTO orbits (object_id, solution, source) VALUES (?1, ?2, ?3)",
+            params![into, orbit, OrbitSource::Fit],
         )?;
         let on_target = CatalogChange {
             schema_version: CHANGE_SCHEMA_VERSION,
             object_id: into.to_string(),
-            change: "merged".into(),
+            change: ChangeKind::Merged,
             track_id: String::new(),
             observations: added.len(),
             orbit: solution,
@@ -624,8 +653,10 @@ impl Catalog {
 /// The list row of an object.
 fn row(summary: ObjectSummary, sensors: Vec<String>) -> CandidateRow {
     CandidateRow {
-        rms_arcsec: (summary.orbit_source == "fit" && summary.orbit.rms_arcsec.is_finite())
-            .then_some(summary.orbit.rms_arcsec),
+        rms_arcsec: summary
+            .orbit
+            .rms_arcsec
+            .filter(|_| summary.orbit_source == OrbitSource::Fit),
         position_sigma_km: position_sigma_km(&summary.orbit.covariance),
         id: summary.id,
         status: summary.status,
@@ -714,7 +745,7 @@ mod tests {
         OrbitSolution {
             state,
             covariance,
-            rms_arcsec: 1.0,
+            rms_arcsec: Some(1.0),
             normalized_rms: 1.0,
             chi_square: 10.0,
             iterations: 3,
@@ -774,21 +805,17 @@ mod tests {
             (10, &["ogs".to_string()][..])
         );
         assert!((row.position_sigma_km - 12f64.sqrt()).abs() < 1e-12);
-        for bad in [
-            CandidateFilter {
-                status: Some("approved".into()),
-                ..CandidateFilter::default()
-            },
-            CandidateFilter {
-                to: Some("26/06/2006".into()),
-                ..CandidateFilter::default()
-            },
-        ] {
-            assert!(matches!(
-                catalog.candidates(&bad),
-                Err(CatalogError::Review { .. })
-            ));
-        }
+        let bad = CandidateFilter {
+            to: Some("26/06/2006".into()),
+            ..CandidateFilter::default()
+        };
+        assert!(matches!(
+            catalog.candidates(&bad),
+            Err(CatalogError::Review {
+                problem: ReviewProblem::NotADate { field: "to", .. },
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -815,7 +842,7 @@ mod tests {
             detail.nearest
         );
         assert_eq!(detail.history.len(), 1);
-        assert_eq!(detail.history[0].change, "created");
+        assert_eq!(detail.history[0].change, ChangeKind::Created);
         assert!(catalog().candidate("K00042").unwrap().is_none());
     }
 
@@ -846,8 +873,8 @@ mod tests {
             ("K00001", 10)
         );
         assert!(
-            merged.orbit.rms_arcsec < 0.01,
-            "{}",
+            merged.orbit.rms_arcsec.unwrap() < 0.01,
+            "{:?}",
             merged.orbit.rms_arcsec
         );
         assert_eq!(catalog.object_observations("K00001").unwrap().len(), 20);
@@ -865,7 +892,7 @@ mod tests {
                 .is_err()
         );
 
-        let status: Vec<(String, String)> = catalog
+        let status: Vec<(String, ObjectStatus)> = catalog
             .list_objects()
             .unwrap()
             .into_iter()
@@ -874,9 +901,9 @@ mod tests {
         assert_eq!(
             status,
             [
-                ("K00001".into(), "catalogued".into()),
-                ("K00002".into(), "merged".into()),
-                ("K00003".into(), "rejected".into())
+                ("K00001".into(), ObjectStatus::Catalogued),
+                ("K00002".into(), ObjectStatus::Merged),
+                ("K00003".into(), ObjectStatus::Rejected)
             ]
         );
         let known: Vec<String> = catalog
@@ -892,12 +919,12 @@ mod tests {
         );
 
         let history = catalog.decisions(None).unwrap();
-        let last: Vec<(&str, &str, Option<&str>, Option<&str>)> = history[..4]
+        let last: Vec<(&str, ChangeKind, Option<&str>, Option<&str>)> = history[..4]
             .iter()
             .map(|d| {
                 (
                     d.object_id.as_str(),
-                    d.change.as_str(),
+                    d.change,
                     d.by.as_deref(),
                     d.merged.as_deref(),
                 )
@@ -906,10 +933,10 @@ mod tests {
         assert_eq!(
             last,
             [
-                ("K00003", "rejected", Some("bo"), None),
-                ("K00001", "accepted", Some("ana"), None),
-                ("K00001", "merged", Some("ana"), Some("K00002")),
-                ("K00002", "merged", Some("ana"), Some("K00001")),
+                ("K00003", ChangeKind::Rejected, Some("bo"), None),
+                ("K00001", ChangeKind::Accepted, Some("ana"), None),
+                ("K00001", ChangeKind::Merged, Some("ana"), Some("K00002")),
+                ("K00002", ChangeKind::Merged, Some("ana"), Some("K00001")),
             ]
         );
         assert_eq!(history[0].reason.as_deref(), Some("a reflection"));

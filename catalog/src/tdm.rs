@@ -83,47 +83,6 @@ type MetaKeys = BTreeMap<String, (usize, String)>;
 /// Data keywords that become measurements.
 const USED: [&str; 4] = ["ANGLE_1", "ANGLE_2", "RANGE", "DOPPLER_INSTANTANEOUS"];
 
-/// Epoch of a TDM time string (`YYYY-MM-DDThh:mm:ss[.fff]` or `YYYY-DDDThh:mm:ss[.fff]`) on `scale`.
-fn parse_epoch(text: &str, scale: TimeScale) -> Option<Epoch> {
-    let (date, time) = text.split_once('T')?;
-    let mut t = time.split(':');
-    let (h, mi): (u8, u8) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
-    let seconds: f64 = t.next()?.parse().ok()?;
-    if t.next().is_some() || !(0.0..61.0).contains(&seconds) || h > 23 || mi > 59 {
-        return None;
-    }
-    let d: Vec<&str> = date.split('-').collect();
-    let year: i32 = d.first()?.parse().ok()?;
-    let midnight = match d.len() {
-        3 => Epoch::maybe_from_gregorian(
-            year,
-            d[1].parse().ok()?,
-            d[2].parse().ok()?,
-            0,
-            0,
-            0,
-            0,
-            scale,
-        )
-        .ok()?,
-        2 => {
-            let doy: u32 = d[1].parse().ok()?;
-            if !(1..=366).contains(&doy) {
-                return None;
-            }
-            Epoch::maybe_from_gregorian(year, 1, 1, 0, 0, 0, 0, scale).ok()?
-                + hifitime::Duration::from_days(f64::from(doy - 1))
-        }
-        _ => return None,
-    };
-    Some(
-        midnight
-            + hifitime::Duration::from_seconds(
-                f64::from(h) * 3600.0 + f64::from(mi) * 60.0 + seconds,
-            ),
-    )
-}
-
 impl Tdm {
     /// Parses TDM KVN `text`; `path` names it in errors.
     pub fn parse(path: &str, text: &str) -> Result<Tdm, TdmError> {
@@ -201,8 +160,8 @@ impl Tdm {
                                 format!("{key}: expected an epoch and a value, found {value:?}"),
                             ));
                         };
-                        let epoch = parse_epoch(time, context.0)
-                            .ok_or_else(|| err(n, format!("{key}: bad epoch {time:?}")))?;
+                        let epoch = kessler_ingest::utc::parse_on(time, context.0)
+                            .map_err(|_| err(n, format!("{key}: bad epoch {time:?}")))?;
                         let v: f64 = number
                             .parse()
                             .ok()
@@ -335,21 +294,17 @@ impl Tdm {
                     epoch: r.epoch,
                     site,
                     measured,
-                    sigma: [
-                        if r.keyword == "RANGE" {
-                            noise.range_km
-                        } else {
-                            noise.range_rate_km_s
-                        },
-                        1.0,
-                    ],
                 };
                 match r.keyword.as_str() {
                     "ANGLE_1" => angles.entry(r.epoch).or_default().0 = Some(r),
                     "ANGLE_2" => angles.entry(r.epoch).or_default().1 = Some(r),
-                    "RANGE" => out.push(scalar(Measured::Range { range_km: r.value })),
+                    "RANGE" => out.push(scalar(Measured::Range {
+                        range_km: r.value,
+                        sigma_km: noise.range_km,
+                    })),
                     _ => out.push(scalar(Measured::RangeRate {
                         range_rate_km_s: r.value,
+                        sigma_km_s: noise.range_rate_km_s,
                     })),
                 }
             }
@@ -365,14 +320,20 @@ impl Tdm {
                     (None, None) => unreachable!("an entry has at least one angle"),
                 };
                 let measured = match segment.angle_type {
-                    Some(AngleType::AzEl) => Measured::AzEl(AzEl {
-                        az_rad: a1.rem_euclid(std::f64::consts::TAU),
-                        el_rad: a2,
-                    }),
-                    Some(AngleType::RaDec) => Measured::RaDec(RaDec {
-                        ra_rad: a1.rem_euclid(std::f64::consts::TAU),
-                        dec_rad: a2,
-                    }),
+                    Some(AngleType::AzEl) => Measured::AzEl {
+                        azel: AzEl {
+                            az_rad: a1.rem_euclid(std::f64::consts::TAU),
+                            el_rad: a2,
+                        },
+                        sigma_rad: noise.angles_rad,
+                    },
+                    Some(AngleType::RaDec) => Measured::RaDec {
+                        radec: RaDec {
+                            ra_rad: a1.rem_euclid(std::f64::consts::TAU),
+                            dec_rad: a2,
+                        },
+                        sigma_rad: noise.angles_rad,
+                    },
                     None => {
                         return Err(err(
                             segment.line,
@@ -384,7 +345,6 @@ impl Tdm {
                     epoch,
                     site,
                     measured,
-                    sigma: noise.angles_rad,
                 });
             }
         }
@@ -440,11 +400,9 @@ mod tests {
         assert_eq!(obs.len(), 2);
         let t = Epoch::from_gregorian_utc(1995, 1, 29, 2, 38, 37, 0);
         assert!(obs.iter().all(|o| o.epoch == t));
-        assert!(obs.iter().any(|o| o.measured
-            == Measured::Range {
-                range_km: 2047.502 - 0.08
-            }));
-        assert!(obs.iter().any(|o| matches!(o.measured, Measured::AzEl(a)
+        assert!(obs.iter().any(|o| matches!(o.measured,
+            Measured::Range { range_km, .. } if range_km == 2047.502 - 0.08)));
+        assert!(obs.iter().any(|o| matches!(o.measured, Measured::AzEl { azel: a, .. }
             if (a.az_rad.to_degrees() - 60.4991).abs() < 1e-12 && (a.el_rad.to_degrees() - 16.1932).abs() < 1e-12)));
         let e = tdm.observations("k.tdm", |_| None).unwrap_err().to_string();
         assert!(e.contains("station \"KAENA\""), "{e}");

@@ -176,7 +176,7 @@ fn a_frame_as_16_bit_png_with_a_sidecar_detects_as_its_fits_does() {
             .save(png_dir.join(format!("{stem}.png")))
             .unwrap();
         let sidecar = serde_json::json!({
-            "date_obs": kessler_ingest::fits::iso_utc(h.start),
+            "date_obs": kessler_ingest::utc::format(h.start, 3),
             "exposure_s": h.exposure_s,
             "sensor": h.sensor_id,
             "site": h.site,
@@ -328,7 +328,7 @@ fn the_terminal_review_accepts_a_candidate_and_exports_it_as_omm_oem_and_tle() {
         &namespace,
     ]))
     .unwrap();
-    let topic = kessler::stages::Topics::namespaced(&namespace).catalog;
+    let topic = kessler_ingest::topics::Topics::namespaced(&namespace).catalog;
     let announced = kessler_ingest::kafka::recent_payloads(&brokers(), &topic, 1000).unwrap();
     let last: serde_json::Value = serde_json::from_slice(announced.last().unwrap()).unwrap();
     assert_eq!(last, change);
@@ -364,4 +364,36 @@ fn the_terminal_review_accepts_a_candidate_and_exports_it_as_omm_oem_and_tle() {
         "{tle}"
     );
     kessler_od::Tle::parse(Some(lines[0]), lines[1], lines[2]).unwrap();
+}
+
+#[test]
+fn a_user_error_is_one_line_and_no_backtrace() {
+    // RUST_BACKTRACE set in the environment must not turn a missing file into a backtrace.
+    for args in [
+        &["detect", "missing.fits"][..],
+        &["od", "--tdm", "missing.tdm", "--sites", "missing.toml"],
+        &["catalog", "list", "--db", "/nonexistent/folder/k.db"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("KESSLER_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("kessler: "), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("missing") || stderr.contains("k.db"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // --verbose gives the whole chain (and the backtrace when RUST_BACKTRACE asks for it).
+    let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
+        .args(["detect", "missing.fits", "--verbose"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).lines().count() > 1);
 }

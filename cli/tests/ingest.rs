@@ -20,7 +20,7 @@ use kessler_ingest::kafka::{
 };
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, Source, TanWcs, chunk, envelope, fits};
 
-use kessler::stages::{self, Topics};
+use kessler_ingest::topics::Topics;
 
 /// A Tansu broker of this test's own on 127.0.0.1, restartable on the same storage.
 struct Broker {
@@ -316,7 +316,9 @@ async fn two_hundred_frames_through_two_worker_kills_and_a_broker_restart_are_ca
             }
             f
         });
-        stages::publish_frames(&sink, &topics, batch).await.unwrap();
+        kessler_ingest::publish::publish_frames(&sink, &topics, batch)
+            .await
+            .unwrap();
     };
     let broker_log = broker.log();
     let logs = [log.as_path(), broker_log.as_path()];
@@ -404,7 +406,7 @@ async fn a_32_mib_frame_goes_through_intact_with_a_1_mib_message_limit() {
         },
     )
     .unwrap();
-    stages::publish_frames(&sink, &topics, [big.clone(), frame(1)])
+    kessler_ingest::publish::publish_frames(&sink, &topics, [big.clone(), frame(1)])
         .await
         .unwrap();
 

@@ -295,6 +295,7 @@ fn status_of(db: &Path, id: &str) -> String {
         .unwrap()
         .unwrap()
         .status
+        .to_string()
 }
 
 #[test]
@@ -355,7 +356,7 @@ fn a_maintainer_opens_a_candidate_sees_its_evidence_and_accepts_it_with_the_toke
     browser.wait_for("return document.readyState", |v| v == "complete");
     assert_eq!(status_of(&db, &id), "catalogued");
     let history = Catalog::open(&db).unwrap().decisions(Some(&id)).unwrap();
-    assert_eq!(history[0].change, "accepted");
+    assert_eq!(history[0].change.as_str(), "accepted");
     assert_eq!(history[0].by.as_deref(), Some("ana"));
     assert_eq!(history[0].reason.as_deref(), Some("a clean LEO track"));
     assert!(browser.text(".history").contains("a clean LEO track"));

@@ -70,6 +70,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod cpu;
 pub mod cutout;
+pub mod dataset;
 pub mod eval;
 mod gpu;
 pub mod measure;

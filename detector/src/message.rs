@@ -1,11 +1,12 @@
 //! The detections message: what the detect stage publishes on `kessler.detections` for each frame (JSON, key =
 //! sensor id). A frame with no streak still gets a message, so downstream knows it was looked at.
 
+use kessler_ingest::Frame;
 use kessler_od::StreakMeasurement;
 use serde::{Deserialize, Serialize};
 
-use crate::Streak;
-use crate::cutout::Cutout;
+use crate::cutout::{self, Cutout};
+use crate::{DetectError, Detector, Streak, measure};
 
 /// Schema version of [`Detections`]; readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -26,6 +27,37 @@ pub struct Detections {
     /// it read as having none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cutouts: Vec<Cutout>,
+}
+
+impl Detections {
+    /// Detect the streaks of `frame` and build its message: the streaks, their sky measurements (none when the
+    /// frame has no WCS or no site: logged, the streaks still go out) and a cutout of each.
+    pub fn of_frame(detector: &Detector, frame: &Frame) -> Result<Detections, DetectError> {
+        let h = &frame.header;
+        let streaks = detector.detect(&frame.pixels, h.width, h.height)?;
+        let measurements = streaks
+            .iter()
+            .enumerate()
+            .map(|(k, s)| measure::streak_measurement(h, s, k))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| {
+                tracing::warn!(frame = h.frame_id, "streaks without sky measurements: {e}");
+                vec![]
+            });
+        let cutouts = streaks
+            .iter()
+            .map(|s| cutout::cutout(&frame.pixels, h.width, h.height, s))
+            .collect();
+        Ok(Detections {
+            schema_version: SCHEMA_VERSION,
+            frame_id: h.frame_id.clone(),
+            sensor_id: h.sensor_id.clone(),
+            streaks,
+            measurements,
+            backend: detector.backend_description(),
+            cutouts,
+        })
+    }
 }
 
 /// Why a detections message was refused.

@@ -222,7 +222,7 @@ fn parse_date(cards: &Cards, key: &str) -> Result<Epoch, FitsError> {
     } else {
         date
     };
-    crate::frame::iso_to_epoch(iso.trim_end_matches('Z')).ok_or_else(bad)
+    crate::utc::parse(&iso).map_err(|_| bad())
 }
 
 /// The site, from the first of: OBSGEO-B/L/H (geodetic deg, deg, m), OBSGEO-X/Y/Z (ITRS, m), SITELAT/SITELONG
@@ -681,15 +681,6 @@ fn str_value(s: &str) -> String {
     format!("'{:<8}'", s.replace('\'', "''"))
 }
 
-/// FITS DATE-OBS text of an epoch: ISO 8601 UTC with milliseconds.
-pub fn iso_utc(t: Epoch) -> String {
-    let (y, mo, d, h, mi, s, ns) = t.to_gregorian_utc();
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}",
-        ns / 1_000_000
-    )
-}
-
 /// The bytes of a FITS file holding the frame. Pixels are written as unsigned 16-bit (BITPIX 16, BZERO 32768)
 /// when every value is an integer in 0..=65535, else as 32-bit floats.
 pub fn encode_fits(frame: &Frame) -> Vec<u8> {
@@ -712,7 +703,7 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
     }
     cards.push(card(
         "DATE-OBS",
-        &str_value(&iso_utc(h.start)),
+        &str_value(&crate::utc::format(h.start, 3)),
         "exposure start, UTC",
     ));
     cards.push(card(

@@ -88,70 +88,12 @@ impl RadarAxes {
     }
 }
 
-/// `YYYY-MM-DDThh:mm:ss[.fff...]` (or a space for the T) as a UTC epoch; `None` when it is not one.
-pub fn iso_to_epoch(iso: &str) -> Option<Epoch> {
-    let (date, time) = iso.split_once(['T', ' '])?;
-    let d: Vec<&str> = date.split('-').collect();
-    let t: Vec<&str> = time.split(':').collect();
-    if d.len() != 3 || t.len() != 3 {
-        return None;
-    }
-    let int = |s: &str, lo: u32, hi: u32| {
-        s.parse::<u32>()
-            .ok()
-            .filter(|v| (lo..=hi).contains(v) && s.bytes().all(|b| b.is_ascii_digit()))
-    };
-    let (year, month, day) = (int(d[0], 1, 9999)?, int(d[1], 1, 12)?, int(d[2], 1, 31)?);
-    let (hour, minute) = (int(t[0], 0, 23)?, int(t[1], 0, 59)?);
-    let (whole, frac) = t[2].split_once('.').unwrap_or((t[2], ""));
-    let second = int(whole, 0, 60)?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let digits = &frac[..frac.len().min(9)];
-    let nanos = if digits.is_empty() {
-        0
-    } else {
-        digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32)
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if day > month_days[month as usize - 1] {
-        return None;
-    }
-    // hifitime refuses (or, in from_gregorian_utc, panics on) what its calendar cannot hold, such as second 60
-    // away from a leap second.
-    Epoch::maybe_from_gregorian_utc(
-        year as i32,
-        month as u8,
-        day as u8,
-        hour as u8,
-        minute as u8,
-        second as u8,
-        nanos,
-    )
-    .ok()
-}
-
-/// An epoch as serialised (`2006-06-26T22:00:01.25 UTC`), read through [`iso_to_epoch`]: hifitime's own parser
+/// An epoch as serialised (`2006-06-26T22:00:01.25 UTC`), read through [`crate::utc`]: hifitime's own parser
 /// panics on some malformed strings (found by fuzz/), and an envelope must never panic its reader.
 fn deserialize_utc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Epoch, D::Error> {
     let text = String::deserialize(d)?;
     text.strip_suffix(" UTC")
-        .and_then(iso_to_epoch)
+        .and_then(|t| crate::utc::parse(t).ok())
         .ok_or_else(|| {
             serde::de::Error::custom(format!("start {text:?} is not YYYY-MM-DDThh:mm:ss[.f] UTC"))
         })

@@ -6,12 +6,15 @@
 //! - [`fits`]: read the first image HDU of a FITS file into a frame; write a frame as FITS.
 //! - [`raster`]: PNG and TIFF frames (8/16-bit grey) with a JSON sidecar for time, site, WCS and camera.
 //! - [`file`]: a frame file of any of these formats, by extension.
-//! - [`dataset`]: recorded datasets' `truth.csv`.
+//! - [`dataset`]: recorded datasets' `truth.csv`; [`utc`]: time as text, parsed and written the same way everywhere.
 //! - [`envelope`]: the versioned binary form of a frame on the `kessler.frames` topic, with a CRC32C.
 //! - [`chunk`]: envelopes larger than a message split into chunks; [`inbound`] puts them back together and holds
 //!   a consumer's progress to the first chunk of a frame still arriving.
 //! - [`sensor`]: the sensor configuration (TOML) that fills a frame's missing site, pointing and noise model.
-//! - [`transport`]: [`Source`] and [`Sink`], implemented by bounded in-process queues and by [`kafka`].
+//! - [`transport`]: [`Source`] and [`Sink`], implemented by bounded in-process queues and by [`kafka`];
+//!   [`topics`]: the topic names of one pipeline and the dead letters every stage writes.
+//! - [`publish`]: frame files (one, a folder, or a folder watched as files arrive, with a ledger) onto the frames
+//!   topic, once each.
 //!
 //! ```
 //! use kessler_ingest::{envelope, Frame, FrameHeader, TanWcs};
@@ -44,9 +47,12 @@ pub mod fits;
 pub mod frame;
 pub mod inbound;
 pub mod kafka;
+pub mod publish;
 pub mod raster;
 pub mod sensor;
+pub mod topics;
 pub mod transport;
+pub mod utc;
 pub mod wcs;
 
 pub use frame::{Frame, FrameHeader, GeodeticSite, Instrument, RadarAxes};

@@ -29,7 +29,7 @@ use image::{DynamicImage, ImageReader};
 use serde::Deserialize;
 
 use crate::fits::MAX_SIDE;
-use crate::frame::{Frame, FrameHeader, GeodeticSite, Instrument, iso_to_epoch};
+use crate::frame::{Frame, FrameHeader, GeodeticSite, Instrument};
 use crate::wcs::TanWcs;
 
 /// What went wrong reading a PNG or TIFF frame; every variant names the file it is about.
@@ -185,8 +185,8 @@ fn frame(
             });
         }
     };
-    let start = iso_to_epoch(sidecar.date_obs.trim())
-        .ok_or_else(|| field("date_obs", "not a UTC time YYYY-MM-DDThh:mm:ss[.f]"))?;
+    let start = crate::utc::parse(&sidecar.date_obs)
+        .map_err(|_| field("date_obs", "not a UTC time YYYY-MM-DDThh:mm:ss[.f]"))?;
     if !(sidecar.exposure_s.is_finite() && sidecar.exposure_s > 0.0) {
         return Err(field("exposure_s", "must be a positive number of seconds"));
     }
@@ -299,7 +299,7 @@ mod tests {
         let h = &png.header;
         assert_eq!((h.frame_id.as_str(), h.sensor_id.as_str()), ("f1", "ogs"));
         assert_eq!((h.width, h.height, h.exposure_s), (3, 2, 2.0));
-        assert_eq!(crate::fits::iso_utc(h.start), "2006-06-26T22:00:01.250");
+        assert_eq!(crate::utc::format(h.start, 3), "2006-06-26T22:00:01.250");
         assert_eq!(h.site.unwrap().alt_km, 2.39);
         assert_eq!(h.wcs.as_ref().unwrap().crpix, [2.0, 1.5]);
         assert_eq!(h.instrument.unwrap().gain_e_per_adu, Some(1.5));

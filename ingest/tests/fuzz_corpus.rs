@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kessler_ingest::chunk::{self, Reassembler};
-use kessler_ingest::{envelope, fits};
+use kessler_ingest::{envelope, fits, utc};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,4 +49,19 @@ fn the_envelope_corpus_decodes_without_a_panic() {
             let _ = r.accept(c, 0, Instant::now());
         }
     }
+}
+
+#[test]
+fn the_utc_corpus_parses_without_a_panic_and_round_trips() {
+    let mut times = 0;
+    for (name, bytes) in corpus("utc") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Ok(t) = utc::parse(text) {
+            assert_eq!(utc::parse(&utc::format(t, 9)), Ok(t), "{name}");
+            times += 1;
+        }
+    }
+    assert!(times > 0, "the seeds include valid times");
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use hifitime::Epoch;
 
-use crate::OdError;
+use crate::{EopError, EopProblem, OdError};
 
 /// Radians per arcsecond.
 const RAD_PER_ARCSEC: f64 = std::f64::consts::PI / (180.0 * 3600.0);
@@ -54,22 +54,26 @@ impl EopTable {
             if [mjd, x, y, dut1].iter().any(|f| f.is_empty()) {
                 continue;
             }
-            let number = |value: &str, range: std::ops::Range<usize>, what: &str| {
+            let number = |value: &str, range: std::ops::Range<usize>, what: &'static str| {
                 value.parse::<f64>().map_err(|_| {
-                    OdError::Eop(format!(
-                        "{name}:{}: column {}-{} ({what}) is not a number: {value:?}",
-                        k + 1,
-                        range.start + 1,
-                        range.end
-                    ))
+                    OdError::from(EopError {
+                        file: name.to_string(),
+                        line: Some(k + 1),
+                        problem: EopProblem::NotANumber {
+                            columns: format!("{}-{}", range.start + 1, range.end),
+                            what,
+                            value: value.to_string(),
+                        },
+                    })
                 })
             };
             let mjd = number(mjd, MJD, "MJD")?;
             if rows.last().is_some_and(|(last, _)| *last >= mjd) {
-                return Err(OdError::Eop(format!(
-                    "{name}:{}: MJD {mjd} does not follow the row before",
-                    k + 1
-                )));
+                return Err(OdError::from(EopError {
+                    file: name.to_string(),
+                    line: Some(k + 1),
+                    problem: EopProblem::OutOfOrder { mjd },
+                }));
             }
             rows.push((
                 mjd,
@@ -81,9 +85,11 @@ impl EopTable {
             ));
         }
         if rows.is_empty() {
-            return Err(OdError::Eop(format!(
-                "{name}: no rows with MJD, polar motion and UT1-UTC"
-            )));
+            return Err(OdError::from(EopError {
+                file: name.to_string(),
+                line: None,
+                problem: EopProblem::NoRows,
+            }));
         }
         Ok(EopTable {
             source: name.to_string(),

@@ -1,4 +1,4 @@
-//! Batch least squares on tracking measurements: RA/Dec, azimuth/elevation, range, range rate ([`crate::tracking`]).
+//! Batch least squares on tracking measurements: RA/Dec, azimuth/elevation, range, range rate ([`crate::measurement`]).
 //!
 //! Vallado 4th ed. sec. 10.4 (Algorithm 57, nonlinear least squares) and Montenbruck & Gill (2000) sec. 8.1: the
 //! state at the solution epoch is corrected by Levenberg-Marquardt steps
@@ -34,12 +34,11 @@
 use hifitime::Epoch;
 use serde::{Deserialize, Serialize};
 
-use crate::OdError;
 use crate::linalg::{spd_inverse6, spd_solve6};
-use crate::measurement::Observation;
+use crate::measurement::{Measured, Observation, SiteAt, TrackingObservation, whitened_residual};
 use crate::propagator::{Forces, StateGcrf, propagate_bundle, propagate_stm, propagate_with};
 use crate::site::Site;
-use crate::tracking::{Measured, SiteAt, TrackingObservation, whitened_residual};
+use crate::{FitMatrix, OdError};
 
 /// Arcseconds per radian.
 pub(crate) const ARCSEC_PER_RAD: f64 = 206_264.806_247_096_36;
@@ -90,10 +89,9 @@ pub struct OrbitSolution {
     pub state: StateGcrf,
     /// Covariance of `[r, v]` at the solution epoch, GCRF (km^2, km^2/s, km^2/s^2).
     pub covariance: [[f64; 6]; 6],
-    /// Weighted post-fit RMS of the accepted angle residuals (arcsec); NaN when the fit had no angles (JSON
-    /// writes NaN as null, and null reads back as NaN).
-    #[serde(deserialize_with = "nan_if_null")]
-    pub rms_arcsec: f64,
+    /// Weighted post-fit RMS of the accepted angle residuals (arcsec); `None` when the fit had no angles (or the
+    /// orbit is an element set, not a fit).
+    pub rms_arcsec: Option<f64>,
     /// Post-fit RMS of the accepted residuals, each divided by its sigma (see the module doc).
     #[serde(default)]
     pub normalized_rms: f64,
@@ -126,11 +124,6 @@ pub struct StationBias {
     pub sigma: f64,
     /// Accepted measurements behind it.
     pub measurements: usize,
-}
-
-/// A number that JSON may hold as null (serde_json writes a NaN so).
-fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Batch least-squares orbit fit to RA/Dec observations, starting from `initial` (any epoch).
@@ -178,7 +171,7 @@ pub fn fit_tracking_with_prior(
     cfg: &FitConfig,
 ) -> Result<OrbitSolution, OdError> {
     let information = spd_inverse6(&prior.covariance)
-        .ok_or_else(|| OdError::Fit("prior covariance not positive definite".into()))?;
+        .ok_or(OdError::NotPositiveDefinite(FitMatrix::PriorCovariance))?;
     fit(
         obs,
         initial,
@@ -223,7 +216,7 @@ fn fit(
     Ok(OrbitSolution {
         state: StateGcrf::from_array(epoch, e.x),
         covariance: e.covariance,
-        rms_arcsec: e.rms_rad * ARCSEC_PER_RAD,
+        rms_arcsec: e.rms_arcsec(),
         normalized_rms: e.normalized_rms,
         chi_square: e.chi_square,
         iterations: e.iterations,
@@ -245,6 +238,15 @@ pub(crate) struct Estimate {
     pub(crate) used: usize,
     pub(crate) accepted: Vec<bool>,
     pub(crate) biases: Vec<StationBias>,
+}
+
+impl Estimate {
+    /// The angle residuals' RMS in arcsec; `None` without angles (the RMS over no residuals is NaN).
+    pub(crate) fn rms_arcsec(&self) -> Option<f64> {
+        self.rms_rad
+            .is_finite()
+            .then_some(self.rms_rad * ARCSEC_PER_RAD)
+    }
 }
 
 /// Levenberg-Marquardt from `start` with k-sigma outlier editing rounds (see the module doc); `any_count` lets
@@ -269,8 +271,8 @@ pub(crate) fn estimate(
         run = problem.solve(run.x, &accepted, cfg.max_iterations)?;
         iterations += run.iterations;
     }
-    let covariance = spd_inverse6(&run.normal)
-        .ok_or_else(|| OdError::Fit("normal matrix not positive definite".into()))?;
+    let covariance =
+        spd_inverse6(&run.normal).ok_or(OdError::NotPositiveDefinite(FitMatrix::Normal))?;
     let biases = problem.biases(run.x, &accepted, &covariance)?;
     Ok(Estimate {
         biases,
@@ -411,8 +413,8 @@ impl Problem {
             .iter()
             .map(|o| {
                 let names: [Option<&'static str>; 2] = match o.measured {
-                    Measured::RaDec(_) => [Some("ra_rad"), Some("dec_rad")],
-                    Measured::AzEl(_) => [Some("azimuth_rad"), Some("elevation_rad")],
+                    Measured::RaDec { .. } => [Some("ra_rad"), Some("dec_rad")],
+                    Measured::AzEl { .. } => [Some("azimuth_rad"), Some("elevation_rad")],
                     Measured::Range { .. } => [Some("range_km"), None],
                     Measured::RangeRate { .. } => [Some("range_rate_km_s"), None],
                 };
@@ -443,8 +445,8 @@ impl Problem {
             }
             for (k, g) in groups.iter().enumerate() {
                 if let Some(g) = g {
-                    sums[*g].0 += values(i, k) / o.sigma[k];
-                    sums[*g].1 += o.sigma[k].powi(-2);
+                    sums[*g].0 += values(i, k) / o.sigma()[k];
+                    sums[*g].1 += o.sigma()[k].powi(-2);
                 }
             }
         }
@@ -471,7 +473,7 @@ impl Problem {
                     groups
                         .iter()
                         .enumerate()
-                        .filter_map(move |(k, g)| g.map(|g| (i, k, g, o.sigma[k])))
+                        .filter_map(move |(k, g)| g.map(|g| (i, k, g, o.sigma()[k])))
                 })
         };
         let bias = means(self.group_sums(|i, k| res[i][k], accepted));
@@ -660,7 +662,7 @@ impl Problem {
         {
             if o.is_angular() {
                 cost += r[0] * r[0] + r[1] * r[1];
-                wsum += o.sigma[0].powi(-2) + o.sigma[1].powi(-2);
+                wsum += o.sigma()[0].powi(-2) + o.sigma()[1].powi(-2);
             }
         }
         (cost / wsum).sqrt()

@@ -4,11 +4,11 @@
 
 use hifitime::Epoch;
 
-use crate::OdError;
 use crate::fit::Problem;
 use crate::linalg::{V3, add, angle, cross, dot, inverse3, norm, scale};
-use crate::measurement::Observation;
+use crate::measurement::{Measured, Observation, TrackingObservation, position_from_range_az_el};
 use crate::propagator::{EARTH_RADIUS_KM, MU_KM3_S2, StateGcrf};
+use crate::{DoubleRFailure, IodError, OdError};
 
 /// Below this separation (rad) between position vectors, Gibbs loses accuracy and Herrick-Gibbs is used
 /// (Vallado 4th ed. sec. 7.3.2 recommends Herrick-Gibbs under about 1-5 deg).
@@ -36,7 +36,7 @@ pub fn gibbs(r1: [f64; 3], r2: [f64; 3], r3: [f64; 3], mu: f64) -> Result<[f64; 
     let b = cross(d, r2);
     let (nn, dn) = (norm(n), norm(d));
     if nn * dn == 0.0 || !(nn * dn).is_finite() {
-        return Err(OdError::Iod("Gibbs: degenerate geometry".into()));
+        return Err(IodError::GibbsDegenerate.into());
     }
     let lg = (mu / (nn * dn)).sqrt();
     Ok(add(scale(lg / m2, b), scale(lg, s)))
@@ -79,9 +79,7 @@ pub fn gauss(
     let tau3 = t_s[2] - t_s[1];
     let span = tau3 - tau1;
     if tau1 >= 0.0 || tau3 <= 0.0 {
-        return Err(OdError::Iod(
-            "Gauss needs three distinct, ordered times".into(),
-        ));
+        return Err(IodError::GaussTimes.into());
     }
     // Algorithm 52: a1 = tau3/(tau3 - tau1), a1u = tau3((tau3 - tau1)^2 - tau3^2)/(6(tau3 - tau1)),
     // a3 = -tau1/(tau3 - tau1), a3u = -tau1((tau3 - tau1)^2 - tau1^2)/(6(tau3 - tau1)).
@@ -95,8 +93,7 @@ pub fn gauss(
         [los[0][1], los[1][1], los[2][1]],
         [los[0][2], los[1][2], los[2][2]],
     ];
-    let linv = inverse3(&l_cols)
-        .ok_or_else(|| OdError::Iod("Gauss: lines of sight are coplanar".into()))?;
+    let linv = inverse3(&l_cols).ok_or_else(|| OdError::from(IodError::GaussCoplanar))?;
     let r_cols = [
         [sites[0][0], sites[1][0], sites[2][0]],
         [sites[0][1], sites[1][1], sites[2][1]],
@@ -274,11 +271,11 @@ pub fn double_r(
     mu: f64,
 ) -> Result<GaussSolution, OdError> {
     let tau = [t_s[0] - t_s[1], t_s[2] - t_s[1]];
-    let fail = |why: &str| OdError::Iod(format!("double-r: {why}"));
+    let fail = |why: DoubleRFailure| OdError::from(IodError::DoubleR(why));
     let mut r = r_guess;
     for _ in 0..DOUBLE_R_ITERATIONS {
         let now = double_r_errors(&los, &sites, tau, r, mu)
-            .ok_or_else(|| fail("no elliptic orbit through the trial ranges"))?;
+            .ok_or_else(|| fail(DoubleRFailure::NoEllipseThrough))?;
         let [f1, f2] = now.f;
         if f1.abs().max(f2.abs()) < (1e-10 * tau[0].abs().max(tau[1].abs())).max(1e-8) {
             let [_, r2, r3] = now.r;
@@ -299,24 +296,24 @@ pub fn double_r(
             plus[k] += h;
             minus[k] -= h;
             let fp = double_r_errors(&los, &sites, tau, plus, mu)
-                .ok_or_else(|| fail("no elliptic orbit near the trial ranges"))?;
+                .ok_or_else(|| fail(DoubleRFailure::NoEllipseNear))?;
             let fm = double_r_errors(&los, &sites, tau, minus, mu)
-                .ok_or_else(|| fail("no elliptic orbit near the trial ranges"))?;
+                .ok_or_else(|| fail(DoubleRFailure::NoEllipseNear))?;
             for (row, (p, m)) in jac.iter_mut().zip(fp.f.iter().zip(&fm.f)) {
                 row[k] = (p - m) / (2.0 * h);
             }
         }
         let det = jac[0][0] * jac[1][1] - jac[0][1] * jac[1][0];
         if det == 0.0 || !det.is_finite() {
-            return Err(fail("singular Newton step"));
+            return Err(fail(DoubleRFailure::SingularStep));
         }
         r[0] -= (jac[1][1] * f1 - jac[0][1] * f2) / det;
         r[1] -= (jac[0][0] * f2 - jac[1][0] * f1) / det;
         if !(r[0] > 0.0 && r[1] > 0.0) {
-            return Err(fail("the ranges left the admissible region"));
+            return Err(fail(DoubleRFailure::LeftAdmissibleRegion));
         }
     }
-    Err(fail("no convergence"))
+    Err(fail(DoubleRFailure::NoConvergence))
 }
 
 /// Geocentric distances (km) of the circular orbits consistent with one attributable: a line of sight `u` and its
@@ -433,13 +430,77 @@ pub fn initial_orbit(obs: &[Observation]) -> Result<StateGcrf, OdError> {
         }
     }
     best.map(|(_, x)| StateGcrf::from_array(t2, x))
-        .ok_or_else(|| {
-            OdError::Iod("no admissible Gauss root and no converged double-r solution".into())
+        .ok_or_else(|| OdError::from(IodError::NoAngleSolution))
+}
+
+/// The method that gave an initial orbit from tracking of mixed kinds ([`initial_orbit_from_tracking`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IodMethod {
+    /// Positions from range + az/el pairs, then Gibbs / Herrick-Gibbs.
+    RangeAzEl,
+    /// Angles only: Gauss, with double-r where Gauss has no admissible root.
+    RaDec,
+}
+
+impl std::fmt::Display for IodMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IodMethod::RangeAzEl => "gibbs/herrick-gibbs (range + az/el)",
+            IodMethod::RaDec => "gauss (RA/Dec)",
         })
+    }
+}
+
+/// An initial orbit from tracking of any kinds (GCRF, at the epoch the method picks): three or more epochs with
+/// range and az/el from one site give positions ([`initial_orbit_from_positions`]); otherwise three or more RA/Dec
+/// ([`initial_orbit`]). Radar data are preferred: a position needs no range guess.
+pub fn initial_orbit_from_tracking(
+    obs: &[TrackingObservation],
+) -> Result<(StateGcrf, IodMethod), OdError> {
+    let mut positions = vec![];
+    for o in obs {
+        let Measured::Range { range_km, .. } = o.measured else {
+            continue;
+        };
+        let azel = obs.iter().find_map(|p| match p.measured {
+            Measured::AzEl { azel, .. } if p.epoch == o.epoch && p.site == o.site => Some(azel),
+            _ => None,
+        });
+        if let Some(azel) = azel {
+            positions.push((
+                o.epoch,
+                position_from_range_az_el(&o.site, o.epoch, range_km, azel),
+            ));
+        }
+    }
+    if positions.len() >= 3 {
+        return Ok((
+            initial_orbit_from_positions(&positions)?,
+            IodMethod::RangeAzEl,
+        ));
+    }
+    let optical: Vec<Observation> = obs
+        .iter()
+        .filter_map(|o| match o.measured {
+            Measured::RaDec { radec, sigma_rad } => Some(Observation {
+                id: String::new(),
+                sensor_id: String::new(),
+                site: o.site,
+                epoch: o.epoch,
+                radec,
+                sigma_rad: sigma_rad[0].max(sigma_rad[1]),
+            }),
+            _ => None,
+        })
+        .collect();
+    if optical.len() >= 3 {
+        return Ok((initial_orbit(&optical)?, IodMethod::RaDec));
+    }
+    Err(IodError::NoMethodFits.into())
 }
 
 /// Initial orbit from three or more time-tagged GCRF positions (km) of one pass, e.g. radar range + az/el
-/// ([`crate::tracking::position_from_range_az_el`]): the first, the one nearest the middle of the arc and the last,
+/// ([`crate::measurement::position_from_range_az_el`]): the first, the one nearest the middle of the arc and the last,
 /// by Gibbs (Vallado 4th ed. Algorithm 54) where they are at least 5 deg apart, else Herrick-Gibbs (Algorithm 55);
 /// the state is at the middle position's epoch.
 pub fn initial_orbit_from_positions(points: &[(Epoch, [f64; 3])]) -> Result<StateGcrf, OdError> {
@@ -481,12 +542,12 @@ pub fn initial_orbit_from_positions(points: &[(Epoch, [f64; 3])]) -> Result<Stat
 /// the beam), GCRF at `t`; an error when no circular orbit has that range rate.
 pub fn initial_orbits_from_beam_park(
     site: &crate::site::Site,
-    beam: crate::tracking::AzEl,
+    beam: crate::measurement::AzEl,
     t: Epoch,
     range_km: f64,
     range_rate_km_s: f64,
 ) -> Result<Vec<StateGcrf>, OdError> {
-    let r = crate::tracking::position_from_range_az_el(site, t, range_km, beam);
+    let r = crate::measurement::position_from_range_az_el(site, t, range_km, beam);
     let site_r = site.gcrf_km(t);
     let u = crate::linalg::unit(crate::linalg::sub(r, site_r));
     let rn = norm(r);
@@ -505,9 +566,11 @@ pub fn initial_orbits_from_beam_park(
     let amplitude = v_c * dot(u, e1).hypot(dot(u, e2));
     let c = q / amplitude;
     if !c.is_finite() || c.abs() > 1.0 {
-        return Err(OdError::Iod(format!(
-            "beam park: a range rate of {range_rate_km_s} km/s is beyond a circular orbit at {rn:.1} km"
-        )));
+        return Err(IodError::BeamParkRangeRate {
+            range_rate_km_s,
+            radius_km: rn,
+        }
+        .into());
     }
     let phi = dot(u, e2).atan2(dot(u, e1));
     Ok([phi + c.acos(), phi - c.acos()]
@@ -568,16 +631,14 @@ pub fn lambert(
     while excess(hi) < 0.0 {
         hi = 0.5 * (hi + four_pi2);
         if four_pi2 - hi < 1e-9 {
-            return Err(OdError::Iod(
-                "Lambert: the time of flight is longer than one revolution allows".into(),
-            ));
+            return Err(IodError::LambertTooLong.into());
         }
     }
     let mut lo = -four_pi2;
     while excess(lo) > 0.0 {
         lo *= 2.0;
         if lo < -1e6 {
-            return Err(OdError::Iod("Lambert: no hyperbola is that fast".into()));
+            return Err(IodError::LambertHyperbola.into());
         }
     }
     Ok(geometry.velocities(bisect(&excess, lo, hi)))
@@ -600,9 +661,7 @@ pub fn lambert_revolutions(
     mu: f64,
 ) -> Result<[Velocities; 2], OdError> {
     if revolutions == 0 {
-        return Err(OdError::Iod(
-            "Lambert: use lambert() for zero revolutions".into(),
-        ));
+        return Err(IodError::LambertZeroRevolutions.into());
     }
     let geometry = LambertGeometry::new(r1, r2, tof_s, long_way, mu)?;
     let n = f64::from(revolutions);
@@ -634,10 +693,12 @@ pub fn lambert_revolutions(
     }
     let z_min = 0.5 * (a + b);
     if finite(z_min) > 0.0 {
-        return Err(OdError::Iod(format!(
-            "Lambert: {tof_s} s is shorter than the {revolutions}-revolution minimum of {:.3} s",
-            finite(z_min) + tof_s
-        )));
+        return Err(IodError::LambertBelowMinimum {
+            tof_s,
+            revolutions,
+            minimum_s: finite(z_min) + tof_s,
+        }
+        .into());
     }
     // Each branch rises from the minimum to infinity at its end of the interval.
     let low = bisect(&|z| -finite(z), z_lo, z_min);
@@ -688,10 +749,7 @@ impl LambertGeometry {
             || (1.0 - cos_dnu).abs() < 1e-14
             || (dnu - std::f64::consts::PI).abs() < 1e-12
         {
-            return Err(OdError::Iod(
-                "Lambert: the transfer angle is 0 or 180 deg, or the time of flight is not positive"
-                    .into(),
-            ));
+            return Err(IodError::LambertGeometry.into());
         }
         Ok(Self {
             r1,

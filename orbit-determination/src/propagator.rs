@@ -15,9 +15,9 @@
 use hifitime::{Duration, Epoch};
 use serde::{Deserialize, Serialize};
 
-use crate::OdError;
 use crate::frames::{EARTH_ROTATION_RAD_S, cip_pole_gcrf};
 use crate::linalg::{V3, add, cross, dot, norm, scale, sub};
+use crate::{OdError, PropagationError};
 
 /// Earth gravitational parameter (km^3/s^2), EGM-96 / JGM-3.
 pub const MU_KM3_S2: f64 = 398_600.441_5;
@@ -168,7 +168,10 @@ pub(crate) fn propagate_bundle(
 ) -> Result<Vec<Vec<[f64; 6]>>, OdError> {
     for s in states {
         if s.iter().any(|x| !x.is_finite()) || norm([s[0], s[1], s[2]]) < 1.0 {
-            return Err(OdError::InvalidState(format!("{s:?}")));
+            return Err(OdError::InvalidState {
+                r_km: [s[0], s[1], s[2]],
+                v_km_s: [s[3], s[4], s[5]],
+            });
         }
     }
     let force = ForceModel {
@@ -229,7 +232,10 @@ pub fn propagate_stm(
 ) -> Result<Vec<(StateGcrf, Stm)>, OdError> {
     let x = state.to_array();
     if x.iter().any(|v| !v.is_finite()) || norm(state.r_km) < 1.0 {
-        return Err(OdError::InvalidState(format!("{x:?}")));
+        return Err(OdError::InvalidState {
+            r_km: state.r_km,
+            v_km_s: state.v_km_s,
+        });
     }
     let force = ForceModel {
         pole: cip_pole_gcrf(state.epoch),
@@ -443,7 +449,7 @@ fn integrate(
         while (target - t) * dir > 0.0 {
             steps += 1;
             if steps > MAX_STEPS {
-                return Err(OdError::Propagation("step budget exhausted".into()));
+                return Err(PropagationError::StepBudget.into());
             }
             let remaining = (target - t).abs();
             let clipped = h >= remaining;
@@ -466,7 +472,7 @@ fn integrate(
                 err = f64::INFINITY;
             }
             if !err.is_finite() {
-                return Err(OdError::Propagation("non-finite state".into()));
+                return Err(PropagationError::NonFinite.into());
             }
             let factor = if err == 0.0 {
                 5.0
@@ -483,9 +489,7 @@ fn integrate(
             } else {
                 h *= factor.min(1.0);
                 if h < MIN_STEP_S {
-                    return Err(OdError::Propagation(format!(
-                        "step size underflow at t = {t} s"
-                    )));
+                    return Err(PropagationError::StepUnderflow { t_s: t }.into());
                 }
             }
         }

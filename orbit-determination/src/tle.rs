@@ -35,15 +35,13 @@ impl Tle {
             name.map(str::to_owned),
             line1.trim_end().as_bytes(),
             line2.trim_end().as_bytes(),
-        )
-        .map_err(|e| OdError::Tle(e.to_string()))?;
+        )?;
         Self::from_elements(elements)
     }
 
     /// SGP4 initialised on `elements` (their epoch is `elements.datetime`, UTC).
     pub(crate) fn from_elements(elements: sgp4::Elements) -> Result<Tle, OdError> {
-        let constants = sgp4::Constants::from_elements_afspc_compatibility_mode(&elements)
-            .map_err(|e| OdError::Tle(e.to_string()))?;
+        let constants = sgp4::Constants::from_elements_afspc_compatibility_mode(&elements)?;
         let d = elements.datetime;
         let epoch = Epoch::from_gregorian_utc(
             d.year(),
@@ -88,8 +86,7 @@ impl Tle {
         let minutes = ((t - self.epoch).to_seconds() - leaps) / 60.0;
         let p = self
             .constants
-            .propagate_afspc_compatibility_mode(sgp4::MinutesSinceEpoch(minutes))
-            .map_err(|e| OdError::Sgp4(e.to_string()))?;
+            .propagate_afspc_compatibility_mode(sgp4::MinutesSinceEpoch(minutes))?;
         Ok((p.position, p.velocity))
     }
 

@@ -13,14 +13,12 @@ use hifitime::Epoch;
 use sgp4::chrono::NaiveDate;
 
 use crate::OdError;
-use crate::fit::{
-    ARCSEC_PER_RAD, Covariance6, FitConfig, Problem, Trajectory, enough_for_an_orbit, estimate,
-};
+use crate::fit::{Covariance6, FitConfig, Problem, Trajectory, enough_for_an_orbit, estimate};
 use crate::frames::gcrf_to_teme;
 use crate::linalg::{cross, dot, norm, scale, sub, unit};
+use crate::measurement::TrackingObservation;
 use crate::propagator::StateGcrf;
 use crate::tle::Tle;
-use crate::tracking::TrackingObservation;
 
 /// WGS72 gravitational parameter (km^3/s^2), the constant SGP4 in AFSPC mode works with.
 const MU_WGS72_KM3_S2: f64 = 398_600.8;
@@ -65,7 +63,7 @@ pub struct TleSolution {
     /// covariance mapped through SGP4's partials.
     pub covariance: Covariance6,
     /// As in [`crate::OrbitSolution`].
-    pub rms_arcsec: f64,
+    pub rms_arcsec: Option<f64>,
     pub normalized_rms: f64,
     pub chi_square: f64,
     pub iterations: usize,
@@ -113,7 +111,7 @@ pub fn fit_tle(
     Ok(TleSolution {
         tle,
         covariance,
-        rms_arcsec: e.rms_rad * ARCSEC_PER_RAD,
+        rms_arcsec: e.rms_arcsec(),
         normalized_rms: e.normalized_rms,
         chi_square: e.chi_square,
         iterations: e.iterations,
@@ -172,7 +170,7 @@ impl Sgp4Elements {
         let (y, mo, d, h, mi, s, ns) = epoch.to_gregorian_utc();
         let datetime = NaiveDate::from_ymd_opt(y, u32::from(mo), u32::from(d))
             .and_then(|date| date.and_hms_nano_opt(u32::from(h), u32::from(mi), u32::from(s), ns))
-            .ok_or_else(|| OdError::Tle(format!("epoch {epoch} is not a calendar date")))?;
+            .ok_or(OdError::TleEpoch(epoch))?;
         Ok(Self {
             template: sgp4::Elements {
                 object_name: header.name.clone(),

@@ -8,7 +8,7 @@
 //! chi-square quantile of 6 degrees of freedom at the 3-sigma probability 0.9973, 20.06 (a realistic covariance puts
 //! 99.73% of the trials inside; `d^2 <= 9` would hold only 82.6% of them even for a perfect covariance).
 
-use kessler_od::tracking::look;
+use kessler_od::measurement::look;
 use kessler_od::{
     Duration, Epoch, FitConfig, Measured, RaDec, Site, StateGcrf, Tle, TrackingObservation,
     fit_tracking, propagate, propagate_many,
@@ -121,11 +121,13 @@ fn fitted_states_lie_within_the_reported_covariance() {
                                 .map(|(&t, r)| TrackingObservation {
                                     epoch: t,
                                     site: SITE,
-                                    measured: Measured::RaDec(RaDec {
-                                        ra_rad: r.ra_rad + noise() * ARCSEC / r.dec_rad.cos(),
-                                        dec_rad: r.dec_rad + noise() * ARCSEC,
-                                    }),
-                                    sigma: [ARCSEC; 2],
+                                    measured: Measured::RaDec {
+                                        radec: RaDec {
+                                            ra_rad: r.ra_rad + noise() * ARCSEC / r.dec_rad.cos(),
+                                            dec_rad: r.dec_rad + noise() * ARCSEC,
+                                        },
+                                        sigma_rad: [ARCSEC; 2],
+                                    },
                                 })
                                 .collect();
                             // Start 2 km and 2 m/s off the truth.

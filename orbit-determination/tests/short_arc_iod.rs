@@ -70,7 +70,7 @@ fn double_r_converges_on_short_arcs() {
 #[test]
 fn beam_park_crossing_gives_the_circular_orbit_through_it() {
     use kessler_od::iod::initial_orbits_from_beam_park;
-    use kessler_od::tracking::look;
+    use kessler_od::measurement::look;
     let (tle, site) = (cbers(), TENERIFE);
     let t = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 21, 0);
     let truth = tle.state_gcrf(t).unwrap();

@@ -277,7 +277,7 @@ fn run_night(objects: &[(&'static str, &str, &str)], link_cfg: LinkConfig) {
                 let previous = known.iter().find(|k| k.id == id).unwrap().state;
                 let fit = fit_orbit(all, &previous, &cfg).unwrap();
                 eprintln!(
-                    "{object}: correlated with {id} at {:.1}\" rms, d2 {:.1} (gate {:.1}), refit on {} obs: rms {:.2}\", {} iterations, {} rejected",
+                    "{object}: correlated with {id} at {:.1}\" rms, d2 {:.1} (gate {:.1}), refit on {} obs: rms {:.2?}\", {} iterations, {} rejected",
                     matched.rms_rad / ARCSEC,
                     matched.mahalanobis_sq,
                     matched.gate,
@@ -299,7 +299,7 @@ fn run_night(objects: &[(&'static str, &str, &str)], link_cfg: LinkConfig) {
                 let fit = fit_orbit(&t.observations, &iod, &cfg).unwrap();
                 let id = format!("cand-{}", known.len());
                 eprintln!(
-                    "{object}: new {id}, fit rms {:.2}\", {} iterations",
+                    "{object}: new {id}, fit rms {:.2?}\", {} iterations",
                     fit.rms_arcsec, fit.iterations
                 );
                 object_of_candidate.insert(id.clone(), object);

@@ -4,7 +4,7 @@
 //! 0.01 deg low. Without bias estimation the fit cannot reach the noise; with it, every bias is recovered within 3
 //! sigma, the unbiased components read zero within 3 sigma, and the orbit lies within its covariance.
 
-use kessler_od::tracking::look;
+use kessler_od::measurement::look;
 use kessler_od::{
     AzEl, Duration, Epoch, FitConfig, Measured, Site, Tle, TrackingObservation, fit_tracking,
     propagate, propagate_many,
@@ -67,18 +67,20 @@ fn observations() -> (Vec<TrackingObservation>, kessler_od::StateGcrf) {
                 site,
                 measured: Measured::Range {
                     range_km: seen.range_km + true_bias(&site, "range_km") + noise(SIGMA_RANGE_KM),
+                    sigma_km: SIGMA_RANGE_KM,
                 },
-                sigma: [SIGMA_RANGE_KM; 2],
             });
             let el = seen.azel.el_rad + true_bias(&site, "elevation_rad") + noise(angle);
             obs.push(TrackingObservation {
                 epoch: state.epoch,
                 site,
-                measured: Measured::AzEl(AzEl {
-                    az_rad: seen.azel.az_rad + true_bias(&site, "azimuth_rad") + noise(angle),
-                    el_rad: el,
-                }),
-                sigma: [angle; 2],
+                measured: Measured::AzEl {
+                    azel: AzEl {
+                        az_rad: seen.azel.az_rad + true_bias(&site, "azimuth_rad") + noise(angle),
+                        el_rad: el,
+                    },
+                    sigma_rad: [angle; 2],
+                },
             });
         }
     }

@@ -12,10 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kessler_catalog::Catalog;
-use kessler_catalog::track::{Outcome, TrackConfig, Tracker};
+use kessler_catalog::{Catalog, ChangeKind, ObjectStatus, OrbitSource};
 use kessler_od::{Epoch, Tle};
 use kessler_sim::{Scenario, SimStreak, parse_tles, simulate_streaks};
+use kessler_track::{Outcome, TrackConfig, Tracker};
 
 /// Objects the catalog holds before the night, and how far ahead of their elements their truth runs (s).
 const KNOWN: &str = "CBERS 2
@@ -75,7 +75,7 @@ fn known_objects_correlate_new_ones_become_one_candidate_and_a_replay_changes_no
     let mut object_of_norad: HashMap<u64, String> = HashMap::new();
     for tle in &known {
         let change = catalog.import_tle(tle).unwrap().expect("a new element set");
-        assert_eq!(change.change, "imported");
+        assert_eq!(change.change, ChangeKind::Imported);
         object_of_norad.insert(tle.norad_id(), change.object_id);
     }
     assert!(
@@ -118,7 +118,7 @@ fn known_objects_correlate_new_ones_become_one_candidate_and_a_replay_changes_no
                 let streak_id = last.id.rsplit_once('/').unwrap().0;
                 let norad = norad_of[streak_id];
                 eprintln!(
-                    "{} {} <- NORAD {norad}: {} observations, rms {:.2}\"",
+                    "{} {} <- NORAD {norad}: {} observations, rms {:.2?}\"",
                     change.change, change.object_id, change.observations, change.orbit.rms_arcsec
                 );
                 contents
@@ -161,7 +161,7 @@ fn known_objects_correlate_new_ones_become_one_candidate_and_a_replay_changes_no
             "new NORAD {norad} becomes one candidate: {made:?}"
         );
         let status = &objects.iter().find(|o| &o.id == made[0]).unwrap().status;
-        assert_eq!(status, "candidate");
+        assert_eq!(*status, ObjectStatus::Candidate);
     }
     // The refined catalogued objects are closer to the truth than their element sets were.
     for tle in &known {
@@ -169,7 +169,7 @@ fn known_objects_correlate_new_ones_become_one_candidate_and_a_replay_changes_no
             .iter()
             .find(|o| o.id == object_of_norad[&tle.norad_id()])
             .unwrap();
-        assert_eq!(object.orbit_source, "fit");
+        assert_eq!(object.orbit_source, OrbitSource::Fit);
         let ahead = AHEAD_S.iter().find(|a| a.0 == tle.norad_id()).unwrap().1;
         let refined = position_error_km(tle, ahead, &object.orbit.state);
         let elements = position_error_km(

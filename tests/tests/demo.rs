@@ -1,8 +1,8 @@
 //! The demo (every stage in one process over in-process queues) on the CPU detector: the embedded default that
 //! needs neither broker nor GPU meets the acceptance bounds, and its JSON line has the documented keys.
 
-use kessler::demo::{self, DemoOptions, POSITION_BOUND_KM};
 use kessler_detector::{Backend, Detector, DetectorConfig};
+use kessler_pipeline::demo::{self, DemoOptions, POSITION_BOUND_KM};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_on_the_cpu_catalogs_every_object_within_bounds() {

@@ -6,17 +6,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kessler::demo::{self, DemoReport, POSITION_BOUND_KM};
-use kessler::metrics::Metrics;
-use kessler::stages::{self, Topics};
 use kessler_catalog::Catalog;
-use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
 use kessler_ingest::Sink;
 use kessler_ingest::inbound::ReassemblyConfig;
 use kessler_ingest::kafka::{
     KafkaSink, KafkaSource, ProducerConfig, committed_offsets, ensure_topics,
 };
+use kessler_ingest::publish::publish_frames;
+use kessler_ingest::topics::Topics;
+use kessler_pipeline::demo::{self, DemoReport, POSITION_BOUND_KM};
+use kessler_pipeline::metrics::Metrics;
+use kessler_pipeline::stages;
+use kessler_track::{TrackConfig, Tracker};
 use tokio::sync::watch;
 
 fn brokers() -> String {
@@ -111,9 +113,7 @@ async fn simulated_night_through_kafka_is_cataloged_within_bounds() {
     .await
     .unwrap();
     assert_eq!(
-        stages::publish_frames(&sink, &topics, night.frames)
-            .await
-            .unwrap(),
+        publish_frames(&sink, &topics, night.frames).await.unwrap(),
         frame_count
     );
 

@@ -41,18 +41,6 @@ pub struct TruthStreak {
     pub snr: f64,
 }
 
-/// Error function, Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
-fn erf(x: f64) -> f64 {
-    let s = x.signum();
-    let x = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    s * (1.0 - poly * (-x * x).exp())
-}
-
 /// Per-pixel signal of a unit-flux-per-px segment convolved with the PSF, over the frame.
 fn streak_template(width: u32, height: u32, s: &TruthStreak) -> Vec<(usize, f64)> {
     let (dx, dy) = (s.x2 - s.x1, s.y2 - s.y1);
@@ -76,8 +64,8 @@ fn streak_template(width: u32, height: u32, s: &TruthStreak) -> Vec<(usize, f64)
             let across = (-u * u / (2.0 * sigma * sigma)).exp()
                 / ((2.0 * std::f64::consts::PI).sqrt() * sigma);
             let along = 0.5
-                * (erf(t / (std::f64::consts::SQRT_2 * sigma))
-                    - erf((t - length) / (std::f64::consts::SQRT_2 * sigma)));
+                * (libm::erf(t / (std::f64::consts::SQRT_2 * sigma))
+                    - libm::erf((t - length) / (std::f64::consts::SQRT_2 * sigma)));
             out.push(((y * width + x) as usize, across * along));
         }
     }

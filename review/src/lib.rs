@@ -1,4 +1,4 @@
-//! `kessler review`: the catalog maintainers' web page and its JSON API, served from the binary (axum).
+//! The catalog maintainers' review: a web page and its JSON API over a catalog (axum), served by `kessler review`.
 //!
 //! Pages: `/` (objects, filtered and sorted by query: `status` (`candidate` by default, `all`), `sensor`, `from`,
 //! `to` (UTC dates), `sort` (`id`, `first`, `last`, `observations`, `rms`, `sigma`), `descending`),
@@ -8,26 +8,39 @@
 //! `Authorization: Bearer TOKEN` on the API); without it nothing changes. With a broker, each decision is announced
 //! on the catalog topic (the catalog's history is the outbox, so a decision made while the broker is away is
 //! announced by the next one).
+//!
+//! [`router`] builds the routes over a [`Review`] (the catalog file, the token, where to announce); [`serve`] runs
+//! them on a listener; [`pages`] renders the HTML.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! let review = kessler_review::Review {
+//!     db: "kessler.db".into(),
+//!     token: "a long secret".into(),
+//!     announce: None,
+//! };
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! kessler_review::serve(listener, review).await
+//! # }
+//! ```
 
 pub mod pages;
-pub mod terminal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Result;
 use axum::Router;
 use axum::extract::{Form, Json, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kessler_catalog::review::{CandidateFilter, SortKey};
-use kessler_catalog::{Catalog, CatalogChange, CatalogError};
+use kessler_catalog::{Catalog, CatalogChange, CatalogError, ObjectStatus};
 use kessler_detector::message::Detections;
 use kessler_ingest::kafka::KafkaSink;
 use serde::Deserialize;
 
-use crate::stages::{self, Topics};
+use kessler_ingest::topics::Topics;
 
 /// What the server needs.
 pub struct Review {
@@ -163,12 +176,12 @@ async fn decide(
         }
     })
     .await?;
-    tracing::info!(object = change.object_id, change = change.change, by = ?change.by, "review decision");
+    tracing::info!(object = change.object_id, change = %change.change, by = ?change.by, "review decision");
     if let Some((sink, topics)) = &review.announce {
         let db = review.db.clone();
         let result = async {
             let mut catalog = Catalog::open(&db)?;
-            stages::publish_changes(sink, topics, &mut catalog).await
+            kessler_catalog::announce::publish_changes(sink, topics, &mut catalog).await
         }
         .await;
         if let Err(e) = result {
@@ -191,26 +204,33 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn filter(self, default_status: Option<&str>) -> CandidateFilter {
+    /// The filter asked for; an unknown status is a 400.
+    fn filter(self, default_status: Option<ObjectStatus>) -> Result<CandidateFilter, Failure> {
         let blank = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let status = match blank(self.status) {
             Some(s) if s == "all" => None,
-            Some(s) => Some(s),
-            None => default_status.map(str::to_string),
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|e: CatalogError| Failure(StatusCode::BAD_REQUEST, e.to_string()))?,
+            ),
+            None => default_status,
         };
-        CandidateFilter {
+        Ok(CandidateFilter {
             status,
             sensor: blank(self.sensor),
             from: blank(self.from),
             to: blank(self.to),
             sort: self.sort,
             descending: self.descending.unwrap_or(false),
-        }
+        })
     }
 }
 
 async fn list_page(State(review): State<Arc<Review>>, Query(q): Query<ListQuery>) -> Response {
-    let filter = q.filter(Some("candidate"));
+    let filter = match q.filter(Some(ObjectStatus::Candidate)) {
+        Ok(f) => f,
+        Err(f) => return failure_page(f),
+    };
     let shown = filter.clone();
     match with_catalog(&review, move |c| c.candidates(&filter)).await {
         Ok(rows) => Html(pages::candidates(&shown, &rows)).into_response(),
@@ -307,7 +327,10 @@ async fn history_page(State(review): State<Arc<Review>>) -> Response {
 }
 
 async fn api_candidates(State(review): State<Arc<Review>>, Query(q): Query<ListQuery>) -> Response {
-    let filter = q.filter(None);
+    let filter = match q.filter(None) {
+        Ok(f) => f,
+        Err(f) => return f.into_response(),
+    };
     match with_catalog(&review, move |c| c.candidates(&filter)).await {
         Ok(rows) => Json(rows).into_response(),
         Err(f) => f.into_response(),
@@ -376,7 +399,6 @@ pub fn router(review: Arc<Review>) -> Router {
 }
 
 /// Serve the review pages on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, review: Review) -> Result<()> {
-    axum::serve(listener, router(Arc::new(review))).await?;
-    Ok(())
+pub async fn serve(listener: tokio::net::TcpListener, review: Review) -> std::io::Result<()> {
+    axum::serve(listener, router(Arc::new(review))).await
 }

@@ -5,23 +5,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use kessler_catalog::Catalog;
-use kessler_catalog::track::{TrackConfig, Tracker};
 use kessler_detector::Detector;
 use kessler_detector::eval::{Score, score_frame};
 use kessler_detector::message::Detections;
 use kessler_ingest::dataset::TruthRow;
 use kessler_ingest::inbound::ReassemblyConfig;
 use kessler_ingest::transport::InProcessSink;
+use kessler_track::{TrackConfig, Tracker};
 
+use crate::PipelineError;
 use crate::metrics::Metrics;
 use kessler_od::Tle;
 use kessler_sim::Scenario;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::stages::{self, Topics};
+use crate::stages;
+use kessler_ingest::topics::Topics;
 
 /// Largest distance from the truth at which a cataloged orbit counts as the object's, km.
 pub const POSITION_BOUND_KM: f64 = 10.0;
@@ -37,7 +38,8 @@ pub struct ObjectReport {
     /// Distance between the fitted and the true (SGP4, GCRF) position at the epoch, km.
     pub position_error_km: f64,
     pub observations: usize,
-    pub rms_arcsec: f64,
+    /// Post-fit RMS of the angle residuals, arcsec; `None` for an orbit that is not a fit of angles.
+    pub rms_arcsec: Option<f64>,
 }
 
 /// The demo's summary; its JSON form is the `--json` line.
@@ -64,15 +66,19 @@ pub fn evaluate(
     truth: &[TruthRow],
     objects: &[Tle],
     adapter: &str,
-) -> Result<DemoReport> {
+) -> Result<DemoReport, PipelineError> {
     let mut by_frame: BTreeMap<&str, Vec<&TruthRow>> = BTreeMap::new();
     for t in truth {
         by_frame.entry(t.frame.as_str()).or_default().push(t);
     }
     let mut score = Score::default();
     for (frame_id, json) in catalog.frame_detections()? {
-        let detections =
-            Detections::from_json(json.as_bytes()).with_context(|| format!("frame {frame_id}"))?;
+        let detections = Detections::from_json(json.as_bytes()).map_err(|source| {
+            PipelineError::StoredDetections {
+                frame_id: frame_id.clone(),
+                source,
+            }
+        })?;
         score_frame(
             &mut score,
             &detections.streaks,
@@ -148,7 +154,7 @@ pub struct DemoOptions {
 }
 
 /// Simulate a night, run publish -> detect -> track over bounded in-process queues, and score the catalog.
-pub async fn run(detector: Detector, options: &DemoOptions) -> Result<DemoReport> {
+pub async fn run(detector: Detector, options: &DemoOptions) -> Result<DemoReport, PipelineError> {
     let scenario = Scenario::default();
     let night = kessler_sim::simulate(&scenario, options.frames, options.seed)?;
     tracing::info!(
@@ -187,7 +193,7 @@ pub async fn run(detector: Detector, options: &DemoOptions) -> Result<DemoReport
         Arc::new(Metrics::default()),
         shutdown,
     ));
-    stages::publish_frames(&sink, &topics, night.frames).await?;
+    kessler_ingest::publish::publish_frames(&sink, &topics, night.frames).await?;
     drop(sink);
     let detect_stats = detect.await??;
     let (track_stats, tracker) = track.await??;

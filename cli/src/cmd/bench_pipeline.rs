@@ -13,8 +13,9 @@ use kessler_ingest::{Source, chunk};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::metrics::Metrics;
-use crate::stages::{self, Topics};
+use kessler_ingest::topics::Topics;
+use kessler_pipeline::metrics::Metrics;
+use kessler_pipeline::stages;
 
 /// The measurements of one run; rates are frames per second of wall time.
 #[derive(Debug, Serialize)]
@@ -50,7 +51,7 @@ pub async fn run(
         .sum::<Result<usize, _>>()?;
     let sink = KafkaSink::new(brokers, producer)?;
     let started = Instant::now();
-    stages::publish_frames(&sink, &topics, frames).await?;
+    kessler_ingest::publish::publish_frames(&sink, &topics, frames).await?;
     let publish_s = started.elapsed().as_secs_f64();
 
     let mut bare = KafkaSource::new(

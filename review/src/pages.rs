@@ -1,9 +1,8 @@
 //! The review pages: HTML rendered on the server (no script, no front-end build), the residual plot as inline SVG,
 //! and streak cutouts with the fitted line drawn. Everything taken from the catalog is escaped ([`esc`]).
 
-use kessler_catalog::review::{
-    CandidateDetail, CandidateFilter, CandidateRow, Decision, Residual, STATUSES,
-};
+use kessler_catalog::ObjectStatus;
+use kessler_catalog::review::{CandidateDetail, CandidateFilter, CandidateRow, Decision, Residual};
 use kessler_detector::cutout::Cutout;
 use kessler_detector::message::Detections;
 
@@ -65,15 +64,15 @@ fn number(v: Option<f64>, digits: usize) -> String {
     }
 }
 
-fn status(s: &str) -> String {
-    format!("<span class=\"status {0}\">{0}</span>", esc(s))
+fn status(s: ObjectStatus) -> String {
+    format!("<span class=\"status {s}\">{s}</span>")
 }
 
 /// What both the list and an object's summary show of a row, escaped: status, sensors, first and last
 /// observation, tracks, observations, RMS and 1-sigma position.
 fn cells(r: &CandidateRow) -> [String; 8] {
     [
-        status(&r.status),
+        status(r.status),
         esc(&r.sensors.join(", ")),
         esc(&r.first_utc),
         esc(&r.last_utc),
@@ -87,9 +86,9 @@ fn cells(r: &CandidateRow) -> [String; 8] {
 /// The candidates page: a filter form and the table of `rows`.
 pub fn candidates(filter: &CandidateFilter, rows: &[CandidateRow]) -> String {
     let selected = |a: &str, b: &str| if a == b { " selected" } else { "" };
-    let current = filter.status.as_deref().unwrap_or("all");
+    let current = filter.status.map_or("all", ObjectStatus::as_str);
     let statuses: String = std::iter::once("all")
-        .chain(STATUSES)
+        .chain(ObjectStatus::ALL.iter().map(|s| s.as_str()))
         .map(|s| format!("<option{}>{s}</option>", selected(s, current)))
         .collect();
     let sort = filter
@@ -281,7 +280,7 @@ fn history_table(decisions: &[Decision]) -> String {
             esc(&d.at_utc),
             url(&d.object_id),
             esc(&d.object_id),
-            esc(&d.change),
+            d.change,
             text(&d.by),
             text(&d.reason),
             text(&d.merged),
@@ -321,7 +320,7 @@ pub fn candidate(d: &CandidateDetail, message: Option<&str>) -> String {
          <td>{first} / {last}</td></tr><tr><th>tracks / observations</th><td>{tracks} / {observations}</td></tr>\
          <tr><th>post-fit RMS</th><td>{rms} arcsec</td></tr><tr><th>1-sigma position</th><td id=sigma>{sigma} km</td>\
          </tr><tr><th>orbit source</th><td>{}</td></tr></table></section>",
-        esc(&s.orbit_source),
+        s.orbit_source,
     );
     body += &format!(
         "<section><h2>Orbit (GCRF, epoch {})</h2><table>\
@@ -331,7 +330,7 @@ pub fn candidate(d: &CandidateDetail, message: Option<&str>) -> String {
          <th>true anomaly (deg)</th><th>period (min)</th></tr><tr><td class=n>{:.3}</td><td class=n>{:.6}</td>\
          <td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{}</td></tr>\
          </table><small>Osculating two-body elements of the state.</small></section>",
-        esc(&o.epoch.to_string()),
+        esc(&kessler_ingest::utc::format(o.epoch, 3)),
         o.r_km[0],
         o.r_km[1],
         o.r_km[2],
@@ -399,7 +398,7 @@ pub fn candidate(d: &CandidateDetail, message: Option<&str>) -> String {
             "<tr><td><a href=\"/objects/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=n>{:.1}</td></tr>",
             url(&n.id),
             esc(&n.id),
-            status(&n.status),
+            status(n.status),
             n.norad_id.map(|v| v.to_string()).unwrap_or_default(),
             esc(n.name.as_deref().unwrap_or("")),
             n.distance_km,
@@ -418,7 +417,7 @@ pub fn candidate(d: &CandidateDetail, message: Option<&str>) -> String {
         );
     }
     body += "</table></section>";
-    if s.status == "candidate" {
+    if s.status == ObjectStatus::Candidate {
         let into: String = d
             .nearest
             .iter()

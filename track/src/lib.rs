@@ -1,4 +1,4 @@
-//! The track stage's logic over the catalog: streaks in, tracks and orbits out.
+//! The track stage: streaks in, tracks and orbits out, with the catalog as its store.
 //!
 //! [`Tracker::process`] links each sensor's pending streaks into tracklets ([`link_tracklets`]). A tracklet is
 //! processed once it is closed (nothing can join it any more: the sensor's newest streak is more than the linking
@@ -10,16 +10,30 @@
 //! observations from its previous state, with its element set (if it has one) as a priori information at the
 //! solution epoch ([`fit_tracking_with_prior`]); otherwise an angles-only initial orbit ([`initial_orbit`]) seeds a
 //! fit of the tracklet alone and the result becomes a new candidate object. Fits whose residual RMS is implausible
-//! are not stored: their streaks stay pending.
+//! are not stored: their streaks stay pending, and the [`Outcome`] says why ([`SkipReason`]).
+//!
+//! The stage keeps no state of its own beyond which tracklets it has already tried: pending streaks live in the
+//! catalog, so a restarted stage picks up where the last one stopped.
+//!
+//! ```
+//! use kessler_catalog::Catalog;
+//! use kessler_track::{TrackConfig, Tracker};
+//!
+//! let mut tracker = Tracker::new(Catalog::open_in_memory()?, TrackConfig::default());
+//! // Each frame's streaks enter through `tracker.catalog.record_frame(..)`; then, at the end of a night:
+//! assert!(tracker.process(true)?.is_empty());
+//! # Ok::<(), kessler_catalog::CatalogError>(())
+//! ```
 
 use std::collections::HashSet;
 
 use kessler_od::{
-    CorrelationGate, FitConfig, LinkConfig, OrbitSolution, TrackingObservation, Tracklet,
+    CorrelationGate, FitConfig, LinkConfig, OdError, OrbitSolution, TrackingObservation, Tracklet,
     correlate, fit_orbit, fit_tracking_with_prior, initial_orbit, link_tracklets,
 };
 
-use crate::{Catalog, CatalogChange, CatalogError};
+use kessler_catalog::{Catalog, CatalogChange, CatalogError};
+use kessler_od::measurement::arc_middle;
 
 /// Settings of the track stage.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +60,23 @@ impl Default for TrackConfig {
     }
 }
 
+/// Why a tracklet was left pending.
+#[derive(Debug, thiserror::Error)]
+pub enum SkipReason {
+    #[error("an empty tracklet")]
+    Empty,
+    #[error(
+        "{observations} observations correlate with no known object and are too few for a new orbit"
+    )]
+    TooFewForNewOrbit { observations: usize },
+    #[error("orbit determination failed: {0}")]
+    OrbitDetermination(#[from] OdError),
+    #[error("the fit has no angle residuals to judge it by")]
+    NoAngles,
+    #[error("post-fit RMS {rms_arcsec:.1} arcsec exceeds {max_arcsec:.1}")]
+    Rms { rms_arcsec: f64, max_arcsec: f64 },
+}
+
 /// What happened to one tracklet.
 #[derive(Debug)]
 pub enum Outcome {
@@ -58,7 +89,7 @@ pub enum Outcome {
     /// Not stored: why (the streaks stay pending).
     Skipped {
         streak_ids: Vec<String>,
-        reason: String,
+        reason: SkipReason,
     },
 }
 
@@ -111,12 +142,12 @@ impl Tracker {
     }
 
     fn store(&mut self, tracklet: &Tracklet) -> Result<Outcome, CatalogError> {
-        let skipped = |reason: String| Outcome::Skipped {
+        let skipped = |reason: SkipReason| Outcome::Skipped {
             streak_ids: tracklet.streak_ids.clone(),
             reason,
         };
-        let Some(middle) = middle_of(&tracklet.observations) else {
-            return Ok(skipped("an empty tracklet".into()));
+        let Some(middle) = arc_middle(&tracklet.observations) else {
+            return Ok(skipped(SkipReason::Empty));
         };
         if let Some(track_id) = self
             .catalog
@@ -151,10 +182,9 @@ impl Tracker {
             }
             None => {
                 if tracklet.observations.len() < self.config.min_new_observations {
-                    return Ok(skipped(format!(
-                        "{} observations correlate with no known object and are too few for a new orbit",
-                        tracklet.observations.len()
-                    )));
+                    return Ok(skipped(SkipReason::TooFewForNewOrbit {
+                        observations: tracklet.observations.len(),
+                    }));
                 }
                 let fit = initial_orbit(&tracklet.observations).and_then(|initial| {
                     fit_orbit(&tracklet.observations, &initial, &self.config.fit)
@@ -164,13 +194,16 @@ impl Tracker {
         };
         let solution: OrbitSolution = match fitted {
             Ok(s) => s,
-            Err(e) => return Ok(skipped(format!("orbit determination failed: {e}"))),
+            Err(e) => return Ok(skipped(e.into())),
         };
-        if solution.rms_arcsec.is_nan() || solution.rms_arcsec > self.config.max_rms_arcsec {
-            return Ok(skipped(format!(
-                "post-fit RMS {:.1} arcsec exceeds {:.1}",
-                solution.rms_arcsec, self.config.max_rms_arcsec
-            )));
+        let Some(rms_arcsec) = solution.rms_arcsec else {
+            return Ok(skipped(SkipReason::NoAngles));
+        };
+        if rms_arcsec > self.config.max_rms_arcsec {
+            return Ok(skipped(SkipReason::Rms {
+                rms_arcsec,
+                max_arcsec: self.config.max_rms_arcsec,
+            }));
         }
         let change = self
             .catalog
@@ -185,16 +218,9 @@ impl Tracker {
         object_id: &str,
         all: &[kessler_od::Observation],
     ) -> Result<Option<kessler_od::Prior>, CatalogError> {
-        let Some(middle) = middle_of(all) else {
+        let Some(middle) = arc_middle(all) else {
             return Ok(None);
         };
         self.catalog.element_prior(object_id, middle)
     }
-}
-
-/// The middle of the time span of `obs`; `None` when there are none.
-pub(crate) fn middle_of(obs: &[kessler_od::Observation]) -> Option<kessler_od::Epoch> {
-    let first = obs.iter().map(|o| o.epoch).min()?;
-    let last = obs.iter().map(|o| o.epoch).max()?;
-    Some(first + (last - first) / 2)
 }

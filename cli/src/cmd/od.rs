@@ -24,12 +24,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use kessler_catalog::tdm::{StationNoise, Tdm};
-use kessler_od::tracking::position_from_range_az_el;
 use kessler_od::{
-    FitConfig, Measured, Observation, OrbitSolution, Site, StateGcrf, TleHeader, TleSolution,
-    TrackingObservation, fit_tle, fit_tracking, initial_orbit, initial_orbit_from_positions,
+    FitConfig, IodError, Measured, OdError, OrbitSolution, Site, StateGcrf, TleHeader, TleSolution,
+    TrackingObservation, fit_tle, fit_tracking, initial_orbit_from_tracking,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::args::OdArgs;
 
 /// Default noise of a station's angles, deg (3.6 arcsec).
 const DEFAULT_SIGMA_ANGLE_DEG: f64 = 0.001;
@@ -86,7 +87,7 @@ pub struct Solution {
     pub observations_used: usize,
     pub observations_rejected: usize,
     /// How the fit started: "given", "gibbs/herrick-gibbs (range + az/el)" or "gauss (RA/Dec)".
-    pub initial_orbit: &'static str,
+    pub initial_orbit: String,
     /// "zero (UT1 = UTC, no polar motion)", or the IERS file in use (`--eop`) and whether it covers every
     /// observation.
     pub earth_orientation: String,
@@ -159,53 +160,6 @@ fn read_sites(path: &Path) -> Result<BTreeMap<String, (Site, StationNoise)>> {
     Ok(out)
 }
 
-/// An initial orbit from the data: range + az/el of one epoch and site give positions (Gibbs / Herrick-Gibbs);
-/// otherwise RA/Dec (Gauss).
-fn initial_from_data(obs: &[TrackingObservation]) -> Result<(StateGcrf, &'static str)> {
-    let mut positions = vec![];
-    for o in obs {
-        let Measured::Range { range_km } = o.measured else {
-            continue;
-        };
-        let azel = obs.iter().find_map(|p| match p.measured {
-            Measured::AzEl(a) if p.epoch == o.epoch && p.site == o.site => Some(a),
-            _ => None,
-        });
-        if let Some(azel) = azel {
-            positions.push((
-                o.epoch,
-                position_from_range_az_el(&o.site, o.epoch, range_km, azel),
-            ));
-        }
-    }
-    if positions.len() >= 3 {
-        return Ok((
-            initial_orbit_from_positions(&positions)?,
-            "gibbs/herrick-gibbs (range + az/el)",
-        ));
-    }
-    let optical: Vec<Observation> = obs
-        .iter()
-        .filter_map(|o| match o.measured {
-            Measured::RaDec(radec) => Some(Observation {
-                id: String::new(),
-                sensor_id: String::new(),
-                site: o.site,
-                epoch: o.epoch,
-                radec,
-                sigma_rad: o.sigma[0],
-            }),
-            _ => None,
-        })
-        .collect();
-    if optical.len() >= 3 {
-        return Ok((initial_orbit(&optical)?, "gauss (RA/Dec)"));
-    }
-    bail!(
-        "no initial orbit: the file has neither three range + az/el epochs nor three RA/Dec; give --initial"
-    )
-}
-
 /// Accepted measurement records: distinct (station, epoch) among the accepted observations.
 fn records(obs: &[TrackingObservation], accepted: &[bool]) -> usize {
     let mut keys: Vec<(hifitime::Epoch, [u64; 3])> = obs
@@ -224,7 +178,7 @@ fn records(obs: &[TrackingObservation], accepted: &[bool]) -> usize {
 
 /// Fits the TDM at `tdm` with the stations of `sites`; `initial` is `[r km, v km/s]` GCRF at the first observation;
 /// `config` sets bias estimation and forces (its epoch is replaced by the first observation's).
-pub fn run(
+pub fn fit_tdm(
     tdm: &Path,
     sites: &Path,
     initial: Option<[f64; 6]>,
@@ -255,9 +209,15 @@ pub fn run(
                 r_km: [x[0], x[1], x[2]],
                 v_km_s: [x[3], x[4], x[5]],
             },
-            "given",
+            "given".to_string(),
         ),
-        None => initial_from_data(&obs)?,
+        None => match initial_orbit_from_tracking(&obs) {
+            Ok((state, method)) => (state, method.to_string()),
+            Err(OdError::Iod(IodError::NoMethodFits)) => bail!(
+                "no initial orbit: the file has neither three range + az/el epochs nor three RA/Dec; give --initial"
+            ),
+            Err(e) => return Err(e.into()),
+        },
     };
     // The solution at the first observation; biases and forces as the caller set them.
     let config = FitConfig {
@@ -283,7 +243,7 @@ pub fn run(
     let s = &fit.state;
     Ok((
         Solution {
-            epoch: kessler_ingest::fits::iso_utc(s.epoch),
+            epoch: kessler_ingest::utc::format(s.epoch, 3),
             frame: "GCRF",
             r_km: s.r_km,
             v_km_s: s.v_km_s,
@@ -380,7 +340,7 @@ pub struct FitSpeed {
 
 /// Runs the fit-speed benchmark (see [`FitSpeed`]).
 pub fn fit_speed(fits: usize, observations: usize) -> Result<FitSpeed> {
-    use kessler_od::tracking::look;
+    use kessler_od::measurement::look;
     use kessler_od::{Duration, Epoch, RaDec, Tle, propagate, propagate_many};
     let site = Site {
         lat_deg: 28.2995,
@@ -432,11 +392,13 @@ pub fn fit_speed(fits: usize, observations: usize) -> Result<FitSpeed> {
             Ok(TrackingObservation {
                 epoch: t,
                 site,
-                measured: Measured::RaDec(RaDec {
-                    ra_rad: r.ra_rad + noise() * arcsec / r.dec_rad.cos(),
-                    dec_rad: r.dec_rad + noise() * arcsec,
-                }),
-                sigma: [arcsec; 2],
+                measured: Measured::RaDec {
+                    radec: RaDec {
+                        ra_rad: r.ra_rad + noise() * arcsec / r.dec_rad.cos(),
+                        dec_rad: r.dec_rad + noise() * arcsec,
+                    },
+                    sigma_rad: [arcsec; 2],
+                },
             })
         })
         .collect::<Result<_>>()?;
@@ -464,4 +426,54 @@ pub fn fit_speed(fits: usize, observations: usize) -> Result<FitSpeed> {
         fits_per_s: 1000.0 / median_ms,
         rms_per_component: rms,
     })
+}
+
+/// Run `kessler od`: fit, then print the solution in the format asked for.
+pub fn run(args: OdArgs) -> Result<()> {
+    super::load_eop(args.eop.as_deref())?;
+    if let Some(b) = args.drag_m2_kg
+        && !(b.is_finite() && b > 0.0)
+    {
+        bail!("--drag-m2-kg must be a positive number, got {b}");
+    }
+    let config = FitConfig {
+        estimate_biases: args.estimate_biases,
+        forces: kessler_od::Forces {
+            drag: args
+                .drag_m2_kg
+                .map(|ballistic_m2_kg| kessler_od::Drag { ballistic_m2_kg }),
+        },
+        ..FitConfig::default()
+    };
+    let initial = match args.initial {
+        Some(v) if v.len() != 6 => bail!("--initial takes 6 numbers, {} given", v.len()),
+        Some(v) => Some(std::array::from_fn(|i| v[i])),
+        None => None,
+    };
+    let (solution, fit, obs) = fit_tdm(&args.tdm, &args.sites, initial, config)?;
+    let object = &args.object;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&solution)?),
+        Format::Oem => print!(
+            "{}",
+            kessler_catalog::oem::write_oem(object, object, &fit, hifitime::Epoch::now()?)
+        ),
+        Format::Omm => {
+            let elements = mean_elements(&obs, &fit, args.norad, object, &config)?;
+            print!(
+                "{}",
+                kessler_catalog::omm::write_omm(
+                    &elements.tle,
+                    Some((&elements.covariance, "GCRF")),
+                    hifitime::Epoch::now()?
+                )
+            );
+        }
+        Format::Tle => {
+            let elements = mean_elements(&obs, &fit, args.norad, object, &config)?;
+            let [l1, l2] = elements.tle.to_lines();
+            println!("{object}\n{l1}\n{l2}");
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use kessler_catalog::review::CandidateFilter;
-use kessler_catalog::{Catalog, CatalogChange, ObjectSummary};
+use kessler_catalog::{Catalog, CatalogChange, ObjectStatus, ObjectSummary};
 use kessler_od::{FitConfig, Tle, TrackingObservation};
 
 /// Open an existing catalog (a missing file is an error here, not a new catalog).
@@ -113,9 +113,9 @@ pub async fn decided(
             brokers,
             kessler_ingest::kafka::ProducerConfig::default(),
         )?;
-        let topics = crate::stages::Topics::namespaced(namespace);
+        let topics = kessler_ingest::topics::Topics::namespaced(namespace);
         kessler_ingest::kafka::ensure_topics(brokers, &[&topics.catalog], 1).await?;
-        crate::stages::publish_changes(&sink, &topics, &mut Catalog::open(db)?).await?;
+        kessler_catalog::announce::publish_changes(&sink, &topics, &mut Catalog::open(db)?).await?;
     }
     Ok(())
 }
@@ -152,7 +152,7 @@ fn element_set(
         .iter()
         .map(TrackingObservation::from)
         .collect();
-    let fitted = crate::od::mean_elements(
+    let fitted = super::od::mean_elements(
         &obs,
         &o.orbit,
         ANALYST_NUMBERS + number,
@@ -165,7 +165,12 @@ fn element_set(
 
 /// `catalog export`: every object of `status` in `format`, into `out` (one file per object, `ID.omm` / `ID.oem`,
 /// or one `catalog.tle`) or to standard output.
-pub fn export(db: &Path, format: ExportFormat, status: &str, out: Option<&Path>) -> Result<()> {
+pub fn export(
+    db: &Path,
+    format: ExportFormat,
+    status: ObjectStatus,
+    out: Option<&Path>,
+) -> Result<()> {
     let catalog = open(db)?;
     let now = hifitime::Epoch::now()?;
     let objects: Vec<ObjectSummary> = catalog

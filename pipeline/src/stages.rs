@@ -7,121 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use kessler_catalog::Catalog;
-use kessler_catalog::track::{Outcome, Tracker};
-use kessler_detector::message::{Detections, SCHEMA_VERSION};
-use kessler_detector::{Detector, cutout, measure};
+use kessler_detector::Detector;
+use kessler_detector::message::Detections;
 use kessler_ingest::inbound::{Arrival, Inbound, ReassemblyConfig};
+use kessler_ingest::topics::{Topics, dead_letter};
 use kessler_ingest::transport::Position;
-use kessler_ingest::transport::{CATALOG_TOPIC, DEADLETTER_TOPIC, DETECTIONS_TOPIC, FRAMES_TOPIC};
-use kessler_ingest::{Frame, Message, Sink, Source, chunk, envelope};
+use kessler_ingest::{Message, Sink, Source, envelope};
+use kessler_track::{Outcome, Tracker};
 
+use crate::PipelineError;
 use crate::metrics::Metrics;
 use serde::Serialize;
 use tokio::sync::watch;
-
-/// Topic names; [`Topics::namespaced`] prefixes them so that several pipelines (or tests) share one broker.
-#[derive(Debug, Clone)]
-pub struct Topics {
-    pub frames: String,
-    pub detections: String,
-    pub catalog: String,
-    pub deadletter: String,
-}
-
-impl Default for Topics {
-    fn default() -> Self {
-        Topics {
-            frames: FRAMES_TOPIC.into(),
-            detections: DETECTIONS_TOPIC.into(),
-            catalog: CATALOG_TOPIC.into(),
-            deadletter: DEADLETTER_TOPIC.into(),
-        }
-    }
-}
-
-impl Topics {
-    /// `<namespace>.kessler.frames` and so on; the empty namespace gives the default names.
-    pub fn namespaced(namespace: &str) -> Topics {
-        if namespace.is_empty() {
-            return Topics::default();
-        }
-        let d = Topics::default();
-        let p = |t: String| format!("{namespace}.{t}");
-        Topics {
-            frames: p(d.frames),
-            detections: p(d.detections),
-            catalog: p(d.catalog),
-            deadletter: p(d.deadletter),
-        }
-    }
-
-    pub fn all(&self) -> [&str; 4] {
-        [
-            &self.frames,
-            &self.detections,
-            &self.catalog,
-            &self.deadletter,
-        ]
-    }
-}
-
-/// Most payload bytes kept in a dead letter: enough to see what arrived, small enough that a dead letter always
-/// fits the broker's message limit whatever came in.
-const DEAD_LETTER_PAYLOAD_BYTES: usize = 4096;
-
-/// A dead letter: the message a stage could not process, where it came from, and why.
-#[derive(Debug, Serialize)]
-struct DeadLetter<'a> {
-    schema_version: u32,
-    stage: &'a str,
-    /// Where the message was: `topic/partition@offset` for Kafka, the file's path for a file that could not be
-    /// published.
-    position: String,
-    key: &'a str,
-    reason: String,
-    payload_bytes: usize,
-    payload_crc32c: u32,
-    /// The first [`DEAD_LETTER_PAYLOAD_BYTES`] bytes of the payload, hex.
-    payload_head_hex: String,
-}
-
-/// Send what a stage could not process to the dead-letter topic: where it was, its key, its payload (or the head
-/// of it) and why.
-pub async fn dead_letter(
-    sink: &impl Sink,
-    topics: &Topics,
-    stage: &str,
-    (position, key, payload): (&Position, &str, &[u8]),
-    reason: String,
-) -> Result<()> {
-    let position = match position {
-        Position::Kafka {
-            topic,
-            partition,
-            offset,
-        } => format!("{topic}/{partition}@{offset}"),
-        Position::InProcess => "in-process".to_string(),
-        Position::File(path) => path.clone(),
-    };
-    tracing::warn!(stage, key, position, %reason, "sent to the dead-letter topic");
-    let head = &payload[..payload.len().min(DEAD_LETTER_PAYLOAD_BYTES)];
-    let letter = DeadLetter {
-        schema_version: 1,
-        stage,
-        position,
-        key,
-        reason,
-        payload_bytes: payload.len(),
-        payload_crc32c: crc32c::crc32c(payload),
-        payload_head_hex: head.iter().map(|b| format!("{b:02x}")).collect(),
-    };
-    let json = serde_json::to_vec(&letter).expect("a dead letter always serialises");
-    sink.send(&topics.deadletter, key, json)
-        .await
-        .context("sending to the dead-letter topic")
-}
 
 fn origin(message: &Message) -> (&Position, &str, &[u8]) {
     (&message.position, &message.key, &message.payload)
@@ -131,7 +28,7 @@ fn origin(message: &Message) -> (&Position, &str, &[u8]) {
 async fn next(
     source: &mut impl Source,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<Option<Message>> {
+) -> Result<Option<Message>, PipelineError> {
     if *shutdown.borrow() {
         return Ok(None);
     }
@@ -139,26 +36,6 @@ async fn next(
         _ = shutdown.changed() => Ok(None),
         m = source.recv() => Ok(m?),
     }
-}
-
-/// Send frames to the frames topic (key = sensor id), each in one message or, when larger than the sink's message
-/// limit, in chunks; returns how many frames were sent.
-pub async fn publish_frames(
-    sink: &impl Sink,
-    topics: &Topics,
-    frames: impl IntoIterator<Item = Frame>,
-) -> Result<usize> {
-    let mut sent = 0;
-    for frame in frames {
-        let messages = chunk::encode_messages(&frame, sink.max_message_bytes())
-            .with_context(|| format!("frame {}", frame.header.frame_id))?;
-        for message in messages {
-            sink.send(&topics.frames, &frame.header.sensor_id, message)
-                .await?;
-        }
-        sent += 1;
-    }
-    Ok(sent)
 }
 
 /// Counts kept by the detect stage.
@@ -171,36 +48,6 @@ pub struct DetectStats {
     pub dead_letters: usize,
 }
 
-/// Detect the streaks of one frame and build its message.
-pub fn detect_frame(detector: &Detector, frame: &Frame) -> Result<Detections, String> {
-    let h = &frame.header;
-    let streaks = detector
-        .detect(&frame.pixels, h.width, h.height)
-        .map_err(|e| format!("frame {}: {e}", h.frame_id))?;
-    let measurements = streaks
-        .iter()
-        .enumerate()
-        .map(|(k, s)| measure::streak_measurement(h, s, k))
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap_or_else(|e| {
-            tracing::warn!(frame = h.frame_id, "streaks without sky measurements: {e}");
-            vec![]
-        });
-    let cutouts = streaks
-        .iter()
-        .map(|s| cutout::cutout(&frame.pixels, h.width, h.height, s))
-        .collect();
-    Ok(Detections {
-        schema_version: SCHEMA_VERSION,
-        frame_id: h.frame_id.clone(),
-        sensor_id: h.sensor_id.clone(),
-        streaks,
-        measurements,
-        backend: detector.backend_description(),
-        cutouts,
-    })
-}
-
 /// The detect stage: frames in (whole or in chunks), one detections message per frame out. Progress is recorded
 /// only up to the first chunk of a frame still arriving; frames whose chunks stop arriving are dead-lettered after
 /// the reassembly timeout.
@@ -211,7 +58,7 @@ pub async fn detect_stage(
     detector: Arc<Detector>,
     (reassembly, metrics): (ReassemblyConfig, Arc<Metrics>),
     mut shutdown: watch::Receiver<bool>,
-) -> Result<DetectStats> {
+) -> Result<DetectStats, PipelineError> {
     let mut stats = DetectStats::default();
     let mut inbound = Inbound::new(reassembly);
     let mut sweep = tokio::time::interval((reassembly.timeout / 4).max(Duration::from_millis(250)));
@@ -250,7 +97,9 @@ pub async fn detect_stage(
                     // A panic in the detector is this frame's problem, not the worker's: dead-letter it and go on.
                     tokio::task::spawn_blocking(move || {
                         let started = Instant::now();
-                        detect_frame(&detector, &frame).map(|d| Some((d, started.elapsed())))
+                        Detections::of_frame(&detector, &frame)
+                            .map(|d| Some((d, started.elapsed())))
+                            .map_err(|e| format!("frame {}: {e}", frame.header.frame_id))
                     })
                     .await
                     .unwrap_or_else(|e| Err(format!("the detector failed on this frame: {e}")))
@@ -311,8 +160,8 @@ fn count_outcomes(outcomes: Vec<Outcome>, stats: &mut TrackStats) {
                 stats.tracks_stored += 1;
                 tracing::info!(
                     object = change.object_id,
-                    change = change.change,
-                    rms_arcsec = change.orbit.rms_arcsec,
+                    change = %change.change,
+                    rms_arcsec = ?change.orbit.rms_arcsec,
                     "catalog updated"
                 );
             }
@@ -331,20 +180,6 @@ fn count_outcomes(outcomes: Vec<Outcome>, stats: &mut TrackStats) {
     }
 }
 
-/// Send the catalog's unpublished changes to the catalog topic, marking each once acknowledged.
-pub async fn publish_changes(
-    sink: &impl Sink,
-    topics: &Topics,
-    catalog: &mut Catalog,
-) -> Result<()> {
-    for (seq, change) in catalog.unpublished_changes()? {
-        let json = serde_json::to_vec(&change).expect("a catalog change always serialises");
-        sink.send(&topics.catalog, &change.object_id, json).await?;
-        catalog.mark_published(seq)?;
-    }
-    Ok(())
-}
-
 /// The track stage: detections in, tracks and orbits into the catalog, changes out. At the end of the stream (or
 /// on shutdown) tracklets that could still grow are processed too.
 pub async fn track_stage(
@@ -354,11 +189,11 @@ pub async fn track_stage(
     tracker: Tracker,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(TrackStats, Tracker)> {
+) -> Result<(TrackStats, Tracker), PipelineError> {
     let mut stats = TrackStats::default();
     let mut tracker = tracker;
     // Changes committed before a crash but never acknowledged by the catalog topic go out first.
-    publish_changes(&sink, &topics, &mut tracker.catalog).await?;
+    kessler_catalog::announce::publish_changes(&sink, &topics, &mut tracker.catalog).await?;
     while let Some(message) = next(&mut source, &mut shutdown).await? {
         let detections = match Detections::from_json(&message.payload) {
             Ok(d) => d,
@@ -395,13 +230,13 @@ pub async fn track_stage(
             &metrics.tracks_stored,
             (stats.tracks_stored - stored) as u64,
         );
-        publish_changes(&sink, &topics, &mut tracker.catalog).await?;
+        kessler_catalog::announce::publish_changes(&sink, &topics, &mut tracker.catalog).await?;
         source.done(&message.position)?;
     }
     let (t, outcomes) = with_tracker(tracker, |t| t.process(true)).await?;
     tracker = t;
     count_outcomes(outcomes?, &mut stats);
-    publish_changes(&sink, &topics, &mut tracker.catalog).await?;
+    kessler_catalog::announce::publish_changes(&sink, &topics, &mut tracker.catalog).await?;
     source.close()?;
     Ok((stats, tracker))
 }
@@ -410,7 +245,7 @@ pub async fn track_stage(
 async fn with_tracker<R: Send + 'static>(
     mut tracker: Tracker,
     work: impl FnOnce(&mut Tracker) -> R + Send + 'static,
-) -> Result<(Tracker, R)> {
+) -> Result<(Tracker, R), PipelineError> {
     Ok(tokio::task::spawn_blocking(move || {
         let result = work(&mut tracker);
         (tracker, result)

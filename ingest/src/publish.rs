@@ -1,4 +1,4 @@
-//! `kessler publish`: frame files onto the frames topic, once each.
+//! Frame files onto the frames topic, once each (`kessler publish`).
 //!
 //! A file that cannot be read as a frame (truncated, corrupt, no time, an unknown sensor) goes to the dead-letter
 //! topic with the reason and its path; publishing goes on. With `--watch` a folder is followed: a file is taken
@@ -18,13 +18,46 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
-use kessler_ingest::sensor::Sensors;
-use kessler_ingest::transport::Position;
-use kessler_ingest::{Frame, Sink, chunk, file, kafka, raster};
 use tokio::sync::watch;
 
-use crate::stages::{self, Topics};
+use crate::envelope::EnvelopeError;
+use crate::sensor::Sensors;
+use crate::topics::{Topics, dead_letter};
+use crate::transport::{Position, TransportError};
+use crate::{Frame, Sink, chunk, file, kafka, raster};
+
+/// Why publishing stopped (a file that cannot be used is dead-lettered instead, and publishing goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done: "reading folder", "opening the ledger", ...
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: line {line}: not a ledger line: {text:?}", path.display())]
+    Ledger {
+        path: PathBuf,
+        line: usize,
+        text: String,
+    },
+    #[error("frame {frame_id}: {source}")]
+    Encode {
+        frame_id: String,
+        source: EnvelopeError,
+    },
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("checking the frames topic: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// An I/O error with what was being done and to which path.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_path_buf();
+    move |source| PublishError::Io { what, path, source }
+}
 
 /// Where frames come from and how they are checked.
 pub struct Publisher<S> {
@@ -50,19 +83,21 @@ pub fn is_frame_file(path: &Path) -> bool {
     !hidden && file::format(path).is_some()
 }
 
-/// The files named, and the frame files inside the folders named (sorted by name).
-pub fn frame_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// The files named (each must exist), and the frame files inside the folders named (sorted by name).
+pub fn frame_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PublishError> {
     let mut files = vec![];
     for path in paths {
         if path.is_dir() {
             let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("reading folder {}", path.display()))?
+                .map_err(io("reading folder", path))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| is_frame_file(p))
                 .collect();
             inside.sort();
             files.extend(inside);
         } else {
+            // A named file that is not there is the caller's mistake, said at once rather than per file later.
+            std::fs::metadata(path).map_err(io("reading", path))?;
             files.push(path.clone());
         }
     }
@@ -76,6 +111,31 @@ fn head(path: &Path) -> Vec<u8> {
         let _ = f.take(4096).read_to_end(&mut bytes);
     }
     bytes
+}
+
+/// Send frames to the frames topic (key = sensor id), each in one message or, when larger than the sink's message
+/// limit, in chunks; returns how many frames were sent.
+pub async fn publish_frames(
+    sink: &impl Sink,
+    topics: &Topics,
+    frames: impl IntoIterator<Item = Frame>,
+) -> Result<usize, PublishError> {
+    let mut sent = 0;
+    for frame in frames {
+        let messages =
+            chunk::encode_messages(&frame, sink.max_message_bytes()).map_err(|source| {
+                PublishError::Encode {
+                    frame_id: frame.header.frame_id.clone(),
+                    source,
+                }
+            })?;
+        for message in messages {
+            sink.send(&topics.frames, &frame.header.sensor_id, message)
+                .await?;
+        }
+        sent += 1;
+    }
+    Ok(sent)
 }
 
 /// What became of one file.
@@ -92,15 +152,15 @@ impl<S: Sink> Publisher<S> {
         if let Some(sensors) = &self.sensors {
             sensors.apply(&mut frame)?;
         }
-        kessler_ingest::envelope::encode(&frame).map_err(|e| e.to_string())?;
+        crate::envelope::encode(&frame).map_err(|e| e.to_string())?;
         Ok(frame)
     }
 
     /// Publish one file, or dead-letter it with the reason.
-    pub async fn file(&self, path: &Path) -> Result<Outcome> {
+    pub async fn file(&self, path: &Path) -> Result<Outcome, PublishError> {
         match self.read(path) {
             Ok(frame) => {
-                stages::publish_frames(&self.sink, &self.topics, [frame]).await?;
+                publish_frames(&self.sink, &self.topics, [frame]).await?;
                 Ok(Outcome::Sent)
             }
             Err(reason) => {
@@ -110,7 +170,7 @@ impl<S: Sink> Publisher<S> {
                     .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
                 let position = Position::File(name);
                 let head = head(path);
-                stages::dead_letter(
+                dead_letter(
                     &self.sink,
                     &self.topics,
                     "publish",
@@ -121,18 +181,6 @@ impl<S: Sink> Publisher<S> {
                 Ok(Outcome::Dead)
             }
         }
-    }
-
-    /// Publish files one after another.
-    pub async fn files(&self, files: &[PathBuf]) -> Result<PublishStats> {
-        let mut stats = PublishStats::default();
-        for path in files {
-            match self.file(path).await? {
-                Outcome::Sent => stats.published += 1,
-                Outcome::Dead => stats.dead_letters += 1,
-            }
-        }
-        Ok(stats)
     }
 }
 
@@ -176,19 +224,19 @@ pub struct Ledger {
 
 impl Ledger {
     /// Open (or create) the ledger at `path` and read what it holds.
-    pub fn open(path: &Path) -> Result<Ledger> {
+    pub fn open(path: &Path) -> Result<Ledger, PublishError> {
         let file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(path)
-            .with_context(|| format!("opening the ledger {}", path.display()))?;
+            .map_err(io("opening the ledger", path))?;
         let mut finished = HashSet::new();
         let mut sending = HashSet::new();
         let lines = BufReader::new(&file)
             .lines()
             .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("reading the ledger {}", path.display()))?;
+            .map_err(io("reading the ledger", path))?;
         for (n, line) in lines.iter().enumerate() {
             if line.is_empty() {
                 continue;
@@ -225,11 +273,13 @@ impl Ledger {
                 _ if lines.get(n + 1).is_none_or(|next| !next.is_empty()) => {
                     tracing::warn!(ledger = %path.display(), line = n + 1, "ignoring a partly written last line");
                 }
-                _ => anyhow::bail!(
-                    "{}: line {}: not a ledger line: {line:?}",
-                    path.display(),
-                    n + 1
-                ),
+                _ => {
+                    return Err(PublishError::Ledger {
+                        path: path.to_path_buf(),
+                        line: n + 1,
+                        text: line.clone(),
+                    });
+                }
             }
         }
         Ok(Ledger {
@@ -240,13 +290,14 @@ impl Ledger {
         })
     }
 
-    fn record(&mut self, seen: &Seen, event: &str) -> Result<()> {
+    fn record(&mut self, seen: &Seen, event: &str) -> Result<(), PublishError> {
         // A partly written last line (a crash mid-write) ends with no newline: start on a fresh line.
-        self.file.write_all(b"\n")?;
-        self.file.write_all(seen.line(event).as_bytes())?;
+        let mut line = b"\n".to_vec();
+        line.extend_from_slice(seen.line(event).as_bytes());
         self.file
-            .sync_data()
-            .with_context(|| format!("syncing the ledger {}", self.path.display()))?;
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(io("writing the ledger", &self.path))?;
         if event != "sending" {
             self.finished.insert(seen.clone());
         }
@@ -272,7 +323,7 @@ pub async fn watch_folder<S: Sink>(
     publisher: &Publisher<S>,
     config: &WatchConfig,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<PublishStats> {
+) -> Result<PublishStats, PublishError> {
     let mut ledger = Ledger::open(&config.ledger)?;
     let mut stats = PublishStats::default();
     resolve_in_doubt(publisher, config, &mut ledger, &mut stats).await?;
@@ -282,7 +333,7 @@ pub async fn watch_folder<S: Sink>(
     let mut without_sidecar: HashSet<String> = HashSet::new();
     loop {
         let mut listing: Vec<PathBuf> = std::fs::read_dir(&config.folder)
-            .with_context(|| format!("reading folder {}", config.folder.display()))?
+            .map_err(io("reading folder", &config.folder))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| is_frame_file(p) && p.is_file())
             .collect();
@@ -358,7 +409,7 @@ async fn resolve_in_doubt<S: Sink>(
     config: &WatchConfig,
     ledger: &mut Ledger,
     stats: &mut PublishStats,
-) -> Result<()> {
+) -> Result<(), PublishError> {
     let in_doubt = std::mem::take(&mut ledger.in_doubt);
     if in_doubt.is_empty() {
         return Ok(());
