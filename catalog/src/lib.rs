@@ -888,7 +888,7 @@ mod tests {
     }
 
     /// A catalog written before orbits had a source opens, gains the column, and lists its fits as `fit`; an
-    /// imported element set lists as `tle` with its NaN RMS read back from JSON null.
+    /// imported element set lists as `tle` with no RMS (JSON null).
     #[test]
     fn old_catalogs_gain_the_orbit_source_and_imports_round_trip() {
         let dir = tempfile::tempdir().unwrap();
@@ -896,8 +896,22 @@ mod tests {
         let t0 = Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0);
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(&SCHEMA.replace(",\n    source TEXT NOT NULL DEFAULT 'fit'", ""))
-                .unwrap();
+            // The schema of then: no orbit source, and no CHECK on the text columns.
+            let old = SCHEMA
+                .replace(
+                    ",\n    source TEXT NOT NULL DEFAULT 'fit' CHECK (source IN ('fit', 'tle'))",
+                    "",
+                )
+                .replace(
+                    " CHECK (status IN ('candidate', 'catalogued', 'rejected', 'merged'))",
+                    "",
+                )
+                .replace(
+                    " CHECK (change IN ('created', 'refined', 'imported', 'accepted', 'rejected', 'merged'))",
+                    "",
+                );
+            assert!(!old.contains("CHECK") && !old.contains("source"));
+            conn.execute_batch(&old).unwrap();
             let has: i64 = conn
                 .query_row(
                     "SELECT COUNT(*) FROM pragma_table_info('orbits') WHERE name = 'source'",
