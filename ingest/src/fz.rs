@@ -122,6 +122,11 @@ pub(crate) fn decompress(
         Ok(v as i64)
     };
     // The table: its size against the file, so that the library reads no promise past the end.
+    int("BITPIX", 8..=8)?;
+    int("NAXIS", 2..=2)?;
+    if table.raw("GCOUNT").is_some() {
+        int("GCOUNT", 1..=1)?;
+    }
     let (row_bytes, rows) = (
         int("NAXIS1", 0..=u32::MAX as i64)?,
         int("NAXIS2", 0..=u32::MAX as i64)?,
@@ -209,11 +214,8 @@ pub(crate) fn decompress(
             ),
         ));
     }
-    // The library reads the HDU as a whole, padding included; a file may end without its last padding.
-    let end = need.div_ceil(BLOCK) * BLOCK;
-    let mut hdu = bytes[at..need].to_vec();
-    hdu.resize(end - at, 0);
     let library = |e: fitskit::Error| hdu_error(format!("tile-compressed image ({kind}): {e}"));
+    let hdu = library_hdu(&table.values, &bytes[data_start..need]);
     let parsed = fitskit::Hdu::read_from(&mut Cursor::new(hdu)).map_err(library)?;
     let fitskit::HduData::BinTable(bintable) = &parsed.data else {
         return Err(table.bad("ZIMAGE", "T, but the HDU holds no table"));
@@ -248,6 +250,37 @@ pub(crate) fn decompress(
         )));
     }
     Ok((image_cards(&table.values), data))
+}
+
+/// The HDU as the library reads it: a header rendered from the cards checked here (so that both read the same
+/// sizes; only the table's structure and the `Z*` keywords, which are all the decompression reads), then the data,
+/// each padded to whole blocks.
+fn library_hdu(cards: &HashMap<String, String>, data: &[u8]) -> Vec<u8> {
+    const FIRST: [&str; 8] = [
+        "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS",
+    ];
+    let mut rest: Vec<&String> = cards
+        .keys()
+        .filter(|k| {
+            !FIRST.contains(&k.as_str())
+                && (k.starts_with('Z') || k.starts_with("TTYPE") || k.starts_with("TFORM"))
+        })
+        .collect();
+    rest.sort();
+    let keys = FIRST.iter().copied().chain(rest.iter().map(|k| k.as_str()));
+    let mut hdu: Vec<u8> = keys
+        .filter_map(|k| {
+            cards
+                .get(k)
+                .map(|v| format!("{:<80}", format!("{k:<8}= {v}")))
+        })
+        .chain([format!("{:<80}", "END")])
+        .collect::<String>()
+        .into_bytes();
+    hdu.resize(hdu.len().div_ceil(BLOCK) * BLOCK, b' ');
+    hdu.extend_from_slice(data);
+    hdu.resize(hdu.len().div_ceil(BLOCK) * BLOCK, 0);
+    hdu
 }
 
 /// The variable-length array descriptors of a compressed image's table (FITS 4.0 section 7.3.5): each cell of a
