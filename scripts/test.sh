@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a machine with only the Rust toolchain: installs what the tests need (Mesa's lavapipe
-# Vulkan driver, Chromium and ChromeDriver, the Tansu broker), starts Tansu on 127.0.0.1 on a free port with durable
-# SQLite storage in a temporary folder, checks formatting and lints, runs every test, and stops the broker whatever
-# happens.
+# Vulkan driver, Chromium and ChromeDriver, fpack, the Tansu broker), starts Tansu on 127.0.0.1 on a free port with
+# durable SQLite storage in a temporary folder, checks formatting and lints, runs every test, and stops the broker
+# whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,12 @@ log "Browser: Chromium and ChromeDriver for the review page's browser test"
 if ! command -v chromedriver >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
+
+log "fpack: cfitsio's tile-compression tool, for the .fz test (cli/tests/fz.rs)"
+if ! command -v fpack >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcfitsio-bin
 fi
 
 log "Kafka: the Tansu broker"

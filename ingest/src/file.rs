@@ -7,8 +7,8 @@ use crate::Frame;
 use crate::fits::{self, FitsError};
 use crate::raster::{self, RasterError};
 
-/// Extensions (compared without case) of FITS frame files.
-pub const FITS_EXTENSIONS: [&str; 3] = ["fits", "fit", "fts"];
+/// Extensions (compared without case) of FITS frame files; `fz` is fpack's tile-compressed FITS (`x.fits.fz`).
+pub const FITS_EXTENSIONS: [&str; 4] = ["fits", "fit", "fts", "fz"];
 /// Extensions (compared without case) of PNG and TIFF frame files, each with a JSON sidecar.
 pub const RASTER_EXTENSIONS: [&str; 3] = ["png", "tif", "tiff"];
 
@@ -19,7 +19,7 @@ pub enum FrameFileError {
     Fits(#[from] FitsError),
     #[error(transparent)]
     Raster(#[from] RasterError),
-    #[error("{path}: not a frame file (extensions read: .fits .fit .fts .png .tif .tiff)")]
+    #[error("{path}: not a frame file (extensions read: .fits .fit .fts .fz .png .tif .tiff)")]
     Unknown { path: String },
 }
 
@@ -59,10 +59,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_follow_the_extension_in_any_case() {
+    fn formats_and_frame_ids_follow_the_extension_in_any_case() {
         for (name, want) in [
             ("a.fits", Some(Format::Fits)),
             ("a.FTS", Some(Format::Fits)),
+            ("a.fits.fz", Some(Format::Fits)),
+            ("a.FZ", Some(Format::Fits)),
             ("a.png", Some(Format::Raster)),
             ("a.TIF", Some(Format::Raster)),
             ("a.png.json", None),
@@ -70,6 +72,14 @@ mod tests {
             ("a", None),
         ] {
             assert_eq!(format(Path::new(name)), want, "{name}");
+        }
+        for (name, id) in [
+            ("night/0001.fits", "0001"),
+            ("night/0001.fits.fz", "0001"),
+            ("0001.FZ", "0001"),
+            ("0001.png", "0001"),
+        ] {
+            assert_eq!(crate::frame::frame_id_of(Path::new(name)), id, "{name}");
         }
         let e = read_frame(Path::new("notes.txt"), "s").unwrap_err();
         assert!(

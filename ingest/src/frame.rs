@@ -5,8 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::wcs::TanWcs;
 
-/// The frame id of a frame file: its stem (`night1/0001.fits` is `0001`), or the whole name where it has none.
+/// The frame id of a frame file: its stem (`night1/0001.fits` is `0001`), or the whole name where it has none. A
+/// tile-compressed copy has the id of the file it was made from (`0001.fits.fz` and `0001.fz` are `0001`).
 pub fn frame_id_of(path: &std::path::Path) -> String {
+    let compressed = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("fz"));
+    let path = match path.file_stem() {
+        Some(stem) if compressed => std::path::Path::new(stem),
+        _ => path,
+    };
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())

@@ -3,7 +3,8 @@
 //!
 //! - [`Frame`] / [`FrameHeader`]: pixels (row-major f32 ADU) with sensor, site, exposure start (UTC) and length, and
 //!   the [`TanWcs`] that maps pixels to ICRS right ascension and declination.
-//! - [`fits`]: read the first image HDU of a FITS file into a frame; write a frame as FITS.
+//! - [`fits`]: read the first image HDU of a FITS file, plain or tile-compressed (fpack's `.fz`), into a frame;
+//!   write a frame as FITS.
 //! - [`raster`]: PNG and TIFF frames (8/16-bit grey) with a JSON sidecar for time, site, WCS and camera.
 //! - [`file`]: a frame file of any of these formats, by extension.
 //! - [`dataset`]: recorded datasets' `truth.csv`; [`utc`]: time as text, parsed and written the same way everywhere.
@@ -45,6 +46,7 @@ pub mod envelope;
 pub mod file;
 pub mod fits;
 pub mod frame;
+mod fz;
 pub mod inbound;
 pub mod kafka;
 pub mod publish;

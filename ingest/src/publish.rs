@@ -519,13 +519,22 @@ mod tests {
 
     #[test]
     fn hidden_and_partial_files_are_not_frame_files() {
-        for name in ["/d/n1-0001.FITS", "n1.fit", "n1.png", "n1.tiff"] {
+        for name in [
+            "/d/n1-0001.FITS",
+            "n1.fit",
+            "n1.fits.fz",
+            "n1.fz",
+            "n1.png",
+            "n1.tiff",
+        ] {
             assert!(is_frame_file(Path::new(name)), "{name}");
         }
         for name in [
             ".n1.fits",
             "n1.fits.part",
             "n1.fits.tmp",
+            "n1.fits.fz.part",
+            ".n1.fits.fz",
             "n1.png.json",
             ".n1.png",
         ] {
