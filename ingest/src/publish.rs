@@ -150,7 +150,7 @@ impl<S: Sink> Publisher<S> {
     fn read(&self, path: &Path) -> Result<Frame, String> {
         let mut frame = file::read_frame(path, &self.default_sensor).map_err(|e| e.to_string())?;
         if let Some(sensors) = &self.sensors {
-            sensors.apply(&mut frame)?;
+            sensors.apply(&mut frame).map_err(|e| e.to_string())?;
         }
         crate::envelope::encode(&frame).map_err(|e| e.to_string())?;
         Ok(frame)

@@ -40,8 +40,19 @@ pub enum SensorError {
     Invalid {
         path: String,
         id: String,
-        problem: String,
+        problem: &'static str,
     },
+}
+
+/// Why a frame does not fit the sensor configuration (it goes to the dead-letter topic with this reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameRefused {
+    #[error("unknown sensor {0:?} (not in the sensor configuration)")]
+    UnknownSensor(String),
+    #[error("sensor {0} is a radar but the frame has no radar axes")]
+    RadarWithoutAxes(String),
+    #[error("sensor {0} is optical but the frame is a radar map")]
+    OpticalRadarMap(String),
 }
 
 /// What kind of frames a sensor produces.
@@ -113,10 +124,10 @@ impl Sensors {
         })?;
         let mut by_id = HashMap::new();
         for sensor in file.sensor {
-            let invalid = |problem: &str| SensorError::Invalid {
+            let invalid = |problem| SensorError::Invalid {
                 path: name.into(),
                 id: sensor.id.clone(),
-                problem: problem.into(),
+                problem,
             };
             if let Some(site) = sensor.site
                 && !(site.lat_deg.abs() <= 90.0
@@ -158,26 +169,18 @@ impl Sensors {
 
     /// Check `frame` against its sensor and fill what its file left out; the error (for the dead-letter topic)
     /// says why the frame cannot be used.
-    pub fn apply(&self, frame: &mut Frame) -> Result<(), String> {
+    pub fn apply(&self, frame: &mut Frame) -> Result<(), FrameRefused> {
         let h = &mut frame.header;
-        let sensor = self.by_id.get(&h.sensor_id).ok_or_else(|| {
-            format!(
-                "unknown sensor {:?} (not in the sensor configuration)",
-                h.sensor_id
-            )
-        })?;
+        let sensor = self
+            .by_id
+            .get(&h.sensor_id)
+            .ok_or_else(|| FrameRefused::UnknownSensor(h.sensor_id.clone()))?;
         match (sensor.kind, h.radar.is_some()) {
             (SensorKind::Radar, false) => {
-                return Err(format!(
-                    "sensor {} is a radar but the frame has no radar axes",
-                    sensor.id
-                ));
+                return Err(FrameRefused::RadarWithoutAxes(sensor.id.clone()));
             }
             (SensorKind::Optical, true) => {
-                return Err(format!(
-                    "sensor {} is optical but the frame is a radar map",
-                    sensor.id
-                ));
+                return Err(FrameRefused::OpticalRadarMap(sensor.id.clone()));
             }
             _ => {}
         }
@@ -265,12 +268,13 @@ kind = "radar"
             })
         );
         let unknown = sensors.apply(&mut frame("elsewhere")).unwrap_err();
-        assert!(
-            unknown.contains("unknown sensor \"elsewhere\""),
-            "{unknown}"
+        assert_eq!(unknown, FrameRefused::UnknownSensor("elsewhere".into()));
+        assert_eq!(
+            unknown.to_string(),
+            "unknown sensor \"elsewhere\" (not in the sensor configuration)"
         );
         let radar = sensors.apply(&mut frame("tira")).unwrap_err();
-        assert!(radar.contains("no radar axes"), "{radar}");
+        assert_eq!(radar, FrameRefused::RadarWithoutAxes("tira".into()));
 
         let bad = Sensors::parse("s.toml", &CONFIG.replace("1.44", "-1")).unwrap_err();
         assert!(
