@@ -333,19 +333,17 @@ pub fn completeness_plot(curves: &[(&str, &[SnrBin])]) -> Vec<u8> {
         ];
         for (k, (backend, bins)) in curves.iter().enumerate() {
             let colour = COLOURS[k % COLOURS.len()];
-            let points: Vec<(f64, f64)> =
-                bins.iter().map(|b| (bin_centre(b), b.completeness)).collect();
+            let points: Vec<(f64, f64)> = bins
+                .iter()
+                .map(|b| (bin_centre(b), b.completeness))
+                .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
                 .label(*backend)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                 });
-            chart.draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 4, colour.filled())),
-            )?;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
         }
         chart
             .configure_series_labels()
@@ -382,8 +380,16 @@ mod tests {
     /// The PNG decodes at its size, is not blank, and each curve is drawn in its own colour.
     #[test]
     fn completeness_png_decodes_with_a_curve_per_backend() {
-        let gpu = [bin(5.0, 7.0, 0.1), bin(7.0, 10.0, 0.6), bin(50.0, f64::INFINITY, 1.0)];
-        let cpu = [bin(5.0, 7.0, 0.0), bin(7.0, 10.0, 0.5), bin(10.0, 15.0, 0.9)];
+        let gpu = [
+            bin(5.0, 7.0, 0.1),
+            bin(7.0, 10.0, 0.6),
+            bin(50.0, f64::INFINITY, 1.0),
+        ];
+        let cpu = [
+            bin(5.0, 7.0, 0.0),
+            bin(7.0, 10.0, 0.5),
+            bin(10.0, 15.0, 0.9),
+        ];
         let png = completeness_plot(&[("gpu", &gpu), ("cpu", &cpu)]);
         let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
             .unwrap()
@@ -392,7 +398,10 @@ mod tests {
         let count = |rgb: [u8; 3]| img.pixels().filter(|p| p.0 == rgb).count();
         let white = count([255, 255, 255]);
         let total = img.pixels().count();
-        assert!(white < total * 97 / 100 && white > total / 2, "{white} of {total} white");
+        assert!(
+            white < total * 97 / 100 && white > total / 2,
+            "{white} of {total} white"
+        );
         assert!(count([0, 0, 0]) > 1000, "axes and labels in black");
         assert!(count([20, 70, 200]) > 200, "the first curve");
         assert!(count([210, 80, 20]) > 200, "the second curve");

@@ -85,8 +85,7 @@ pub fn parse_truth(path: &str, text: &str) -> Result<Vec<TruthRow>, TruthError> 
                 csv::ErrorKind::Deserialize { err, .. } => match err.field() {
                     Some(k) => format!(
                         "{} '{}' is not a number",
-                        TRUTH_HEADER[k as usize],
-                        &record[k as usize]
+                        TRUTH_HEADER[k as usize], &record[k as usize]
                     ),
                     None => err.to_string(),
                 },
