@@ -366,6 +366,34 @@ mod tests {
         assert!(text.contains("kessler_frames_in_total 0\n"), "{text}");
     }
 
+    /// What cli/tests/ingest.rs does against a running `kessler run`: one request on a socket, read to the end.
+    #[tokio::test]
+    async fn serve_answers_a_client_that_reads_until_the_connection_closes() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, Default::default(), "cpu".into(), None));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_string(&mut response),
+        )
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(response.contains("\r\n\r\n# HELP "), "{response}");
+        assert!(
+            response.contains("kessler_frames_in_total 0\n"),
+            "{response}"
+        );
+    }
+
     #[tokio::test]
     async fn healthz_answers_ok_and_other_paths_are_not_found() {
         let app = router(Metrics::default().registry("cpu", None));
