@@ -21,7 +21,7 @@ use prometheus::{Encoder, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, Tex
 use tokio::net::TcpListener;
 
 /// Counters shared by the stages of one process. Every one only goes up, except `reassembly_bytes`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Metrics {
     /// Whole frames taken off the frames topic (after reassembly).
     pub frames_in: IntCounter,
