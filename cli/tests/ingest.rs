@@ -110,7 +110,8 @@ fn free_addr() -> String {
 fn get(addr: &str, path: &str) -> String {
     use std::io::Read;
     let mut stream = TcpStream::connect(addr).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    // Read to the end: the server closes only when asked (HTTP/1.1 keeps connections open).
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();

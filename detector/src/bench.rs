@@ -266,168 +266,145 @@ impl BenchReport {
         md
     }
 
-    /// Completeness against S/N as a PNG plot (bins at their centre on a linear S/N axis up to 60; grid lines every
-    /// 10 in S/N and every 0.1 in completeness; the open last bin is drawn at 55), its axes labelled.
+    /// Completeness against matched-filter S/N as a PNG plot: one curve per backend the report scored (today the
+    /// first backend given: see [`Bench::new`]), each bin at its centre, the open last bin at 55.
     pub fn completeness_png(&self) -> Vec<u8> {
-        const W: u32 = 640;
-        const H: u32 = 400;
-        const PAD: f64 = 40.0;
-        let mut img = image::RgbImage::from_pixel(W, H, image::Rgb([255, 255, 255]));
-        let to_px = |snr: f64, c: f64| {
-            let x = PAD + snr.min(60.0) / 60.0 * (W as f64 - 2.0 * PAD);
-            let y = H as f64 - PAD - c * (H as f64 - 2.0 * PAD);
-            (x, y)
-        };
-        let grey = image::Rgb([215, 215, 215]);
-        for k in 0..=6 {
-            let (x, _) = to_px(k as f64 * 10.0, 0.0);
-            for y in PAD as u32..=(H - PAD as u32) {
-                img.put_pixel(x as u32, y, grey);
-            }
-        }
-        for k in 0..=10 {
-            let (_, y) = to_px(0.0, k as f64 / 10.0);
-            for x in PAD as u32..=(W - PAD as u32) {
-                img.put_pixel(
-                    x,
-                    y as u32,
-                    if k == 0 || k == 10 {
-                        image::Rgb([0, 0, 0])
-                    } else {
-                        grey
-                    },
-                );
-            }
-        }
-        let points: Vec<(f64, f64)> = self
-            .completeness
-            .iter()
-            .map(|b| {
-                to_px(
-                    if b.hi.is_finite() {
-                        (b.lo + b.hi) / 2.0
-                    } else {
-                        55.0
-                    },
-                    b.completeness,
-                )
-            })
-            .collect();
-        let blue = image::Rgb([20, 70, 200]);
-        for pair in points.windows(2) {
-            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
-            let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize + 1;
-            for s in 0..=steps {
-                let t = s as f64 / steps as f64;
-                img.put_pixel(
-                    (x0 + t * (x1 - x0)) as u32,
-                    (y0 + t * (y1 - y0)) as u32,
-                    blue,
-                );
-            }
-        }
-        for &(x, y) in &points {
-            for dx in -3i32..=3 {
-                for dy in -3i32..=3 {
-                    img.put_pixel((x as i32 + dx) as u32, (y as i32 + dy) as u32, blue);
-                }
-            }
-        }
-        let black = image::Rgb([0, 0, 0]);
-        for k in 0..=6 {
-            let label = (k * 10).to_string();
-            let (x, y) = to_px(f64::from(k * 10), 0.0);
-            let half = (label.len() * GLYPH_ADVANCE) as f64 / 2.0;
-            draw_text(&mut img, (x - half) as u32, y as u32 + 6, &label, black);
-        }
-        for (c, label) in [(0.0, "0"), (0.5, "0.5"), (1.0, "1")] {
-            let (x, y) = to_px(0.0, c);
-            let width = (label.len() * GLYPH_ADVANCE) as f64;
-            draw_text(
-                &mut img,
-                (x - width - 4.0) as u32,
-                y as u32 - 3,
-                label,
-                black,
-            );
-        }
-        draw_text(
-            &mut img,
-            W - PAD as u32 - 3 * GLYPH_ADVANCE as u32,
-            H - 16,
-            "S/N",
-            black,
-        );
-        draw_text(&mut img, PAD as u32, PAD as u32 - 14, "completeness", black);
-        let mut png = vec![];
-        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .expect("PNG encoding to memory");
-        png
+        completeness_plot(&[(self.scored_backend.as_str(), self.completeness.as_slice())])
     }
 }
 
-/// Pixels from one glyph's left edge to the next's.
-const GLYPH_ADVANCE: usize = 6;
+/// Size of completeness.png, px.
+pub const COMPLETENESS_PNG_SIZE: (u32, u32) = (800, 500);
 
-/// A 5 x 7 bitmap font for the plot's labels: per character, 7 rows, bit 4 the leftmost column.
-const GLYPHS: [(char, [u8; 7]); 24] = [
-    ('0', [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E]),
-    ('1', [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('2', [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F]),
-    ('3', [0x1E, 0x01, 0x01, 0x0E, 0x01, 0x01, 0x1E]),
-    ('4', [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02]),
-    ('5', [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E]),
-    ('6', [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E]),
-    ('7', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08]),
-    ('8', [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E]),
-    ('9', [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C]),
-    ('.', [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C]),
-    ('/', [0x01, 0x02, 0x02, 0x04, 0x08, 0x08, 0x10]),
-    ('S', [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E]),
-    ('N', [0x11, 0x19, 0x15, 0x13, 0x11, 0x11, 0x11]),
-    ('c', [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E]),
-    ('o', [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E]),
-    ('m', [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11]),
-    ('p', [0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10]),
-    ('l', [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('e', [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E]),
-    ('t', [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06]),
-    ('n', [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11]),
-    ('s', [0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E]),
-    (' ', [0x00; 7]),
-];
-
-/// Draws `text` with its top-left corner at `(x, y)`; characters outside [`GLYPHS`] and pixels outside the image
-/// are skipped.
-fn draw_text(img: &mut image::RgbImage, x: u32, y: u32, text: &str, color: image::Rgb<u8>) {
-    for (i, ch) in text.chars().enumerate() {
-        let Some((_, rows)) = GLYPHS.iter().find(|(c, _)| *c == ch) else {
-            continue;
-        };
-        let left = x + (i * GLYPH_ADVANCE) as u32;
-        for (r, bits) in rows.iter().enumerate() {
-            for col in 0..5u32 {
-                let (px, py) = (left + col, y + r as u32);
-                if bits & (0x10 >> col) != 0 && px < img.width() && py < img.height() {
-                    img.put_pixel(px, py, color);
-                }
-            }
-        }
+/// Where a bin is drawn on the S/N axis: its centre, or 55 for the open last bin (the axis ends at 60).
+fn bin_centre(b: &SnrBin) -> f64 {
+    if b.hi.is_finite() {
+        (b.lo + b.hi) / 2.0
+    } else {
+        55.0
     }
+}
+
+/// The plot of [`BenchReport::completeness_png`] for any number of `(backend, bins)` curves: S/N 0-60 with ticks
+/// every 10, completeness 0-1 with ticks every 0.1, both axes labelled, a legend naming each curve's backend.
+/// The labels are drawn with the font bundled in detector/fonts (no system font library is needed).
+pub fn completeness_plot(curves: &[(&str, &[SnrBin])]) -> Vec<u8> {
+    use plotters::prelude::*;
+
+    static FONT: std::sync::Once = std::sync::Once::new();
+    FONT.call_once(|| {
+        let registered = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../fonts/DejaVuSans-ASCII.ttf"),
+        );
+        assert!(registered.is_ok(), "the bundled font parses");
+    });
+    let (w, h) = COMPLETENESS_PNG_SIZE;
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    // Drawing into memory with the bundled font fails only on a bug here, never on the data.
+    let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Completeness by matched-filter S/N", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..60.0, 0.0..1.0)?;
+        chart
+            .configure_mesh()
+            .x_labels(7)
+            .y_labels(11)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.1}"))
+            .x_desc("S/N (matched filter, integrated along the streak)")
+            .y_desc("completeness (found / true)")
+            .axis_desc_style(("sans-serif", 18))
+            .label_style(("sans-serif", 15))
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(220, 220, 220))
+            .draw()?;
+        const COLOURS: [RGBColor; 4] = [
+            RGBColor(20, 70, 200),
+            RGBColor(210, 80, 20),
+            RGBColor(20, 150, 60),
+            RGBColor(140, 40, 160),
+        ];
+        for (k, (backend, bins)) in curves.iter().enumerate() {
+            let colour = COLOURS[k % COLOURS.len()];
+            let points: Vec<(f64, f64)> = bins
+                .iter()
+                .map(|b| (bin_centre(b), b.completeness))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+                .label(*backend)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(("sans-serif", 15))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    drawn.expect("drawing completeness.png in memory");
+    let img = image::RgbImage::from_raw(w, h, rgb).expect("a buffer of w x h RGB pixels");
+    let mut png = vec![];
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("PNG encoding to memory");
+    png
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn bin(lo: f64, hi: f64, completeness: f64) -> SnrBin {
+        SnrBin {
+            lo,
+            hi,
+            truth: 10,
+            found: (completeness * 10.0) as usize,
+            completeness,
+        }
+    }
+
+    /// The PNG decodes at its size, is not blank, and each curve is drawn in its own colour.
     #[test]
-    fn text_draws_the_glyph_bits() {
-        let mut img = image::RgbImage::from_pixel(20, 10, image::Rgb([255, 255, 255]));
-        draw_text(&mut img, 1, 1, "1?", image::Rgb([0, 0, 0]));
-        let inked = img.pixels().filter(|p| p.0 == [0, 0, 0]).count();
-        // '1' has 10 bits set; '?' is not in the font and draws nothing.
-        assert_eq!(inked, 10);
-        assert_eq!(img.get_pixel(3, 1).0, [0, 0, 0], "the top of the 1");
+    fn completeness_png_decodes_with_a_curve_per_backend() {
+        let gpu = [
+            bin(5.0, 7.0, 0.1),
+            bin(7.0, 10.0, 0.6),
+            bin(50.0, f64::INFINITY, 1.0),
+        ];
+        let cpu = [
+            bin(5.0, 7.0, 0.0),
+            bin(7.0, 10.0, 0.5),
+            bin(10.0, 15.0, 0.9),
+        ];
+        let png = completeness_plot(&[("gpu", &gpu), ("cpu", &cpu)]);
+        let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(img.dimensions(), COMPLETENESS_PNG_SIZE);
+        let count = |rgb: [u8; 3]| img.pixels().filter(|p| p.0 == rgb).count();
+        let white = count([255, 255, 255]);
+        let total = img.pixels().count();
+        assert!(
+            white < total * 97 / 100 && white > total / 2,
+            "{white} of {total} white"
+        );
+        assert!(count([0, 0, 0]) > 1000, "axes and labels in black");
+        assert!(count([20, 70, 200]) > 200, "the first curve");
+        assert!(count([210, 80, 20]) > 200, "the second curve");
     }
 
     #[test]

@@ -6,20 +6,37 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+/// The header `truth.csv` starts with: the names of [`TruthRow`]'s fields, in order.
+pub const TRUTH_HEADER: [&str; 7] = ["frame", "x1", "y1", "x2", "y2", "snr", "object_id"];
+
 /// One row of `truth.csv`. (x1, y1) is where the object was at the exposure's start when known (simulated data).
+/// Written with endpoints to 0.001 px and S/N to 0.01, as the simulator knows them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TruthRow {
     /// Frame id (the file stem).
     pub frame: String,
     /// Endpoints, 0-based pixels, x = column.
+    #[serde(serialize_with = "three_decimals")]
     pub x1: f64,
+    #[serde(serialize_with = "three_decimals")]
     pub y1: f64,
+    #[serde(serialize_with = "three_decimals")]
     pub x2: f64,
+    #[serde(serialize_with = "three_decimals")]
     pub y2: f64,
     /// Integrated matched-filter S/N along the streak.
+    #[serde(serialize_with = "two_decimals")]
     pub snr: f64,
     /// Object id (NORAD number for simulated data); may be empty.
     pub object_id: String,
+}
+
+fn three_decimals<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{v:.3}"))
+}
+
+fn two_decimals<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{v:.2}"))
 }
 
 /// Why a truth file could not be read.
@@ -30,81 +47,140 @@ pub enum TruthError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path}, line 1: the header is '{found}', expected '{expected}'")]
+    Header {
+        path: String,
+        /// The first line as read (empty when the file is).
+        found: String,
+        expected: String,
+    },
     #[error("{path}, line {line}: {problem}")]
     Row {
         path: String,
-        line: usize,
+        line: u64,
         problem: String,
     },
 }
 
-/// Parse `truth.csv` text (`path` names it in errors).
+/// Parse `truth.csv` text (`path` names it in errors): the header must be [`TRUTH_HEADER`]; blank lines are
+/// skipped and fields trimmed.
 pub fn parse_truth(path: &str, text: &str) -> Result<Vec<TruthRow>, TruthError> {
-    let mut rows = vec![];
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |problem: String| TruthError::Row {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| row_error(path, &e))?.clone();
+    if !header.iter().eq(TRUTH_HEADER) {
+        return Err(TruthError::Header {
             path: path.into(),
-            line: i + 1,
-            problem,
-        };
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 7 {
-            return Err(bad(format!(
-                "{} fields, expected 7 (frame,x1,y1,x2,y2,snr,object_id)",
-                f.len()
-            )));
-        }
-        let num = |k: usize, name: &str| {
-            f[k].trim()
-                .parse::<f64>()
-                .map_err(|_| bad(format!("{name} '{}' is not a number", f[k])))
-        };
-        rows.push(TruthRow {
-            frame: f[0].trim().into(),
-            x1: num(1, "x1")?,
-            y1: num(2, "y1")?,
-            x2: num(3, "x2")?,
-            y2: num(4, "y2")?,
-            snr: num(5, "snr")?,
-            object_id: f[6].trim().into(),
+            found: header.iter().collect::<Vec<_>>().join(","),
+            expected: TRUTH_HEADER.join(","),
         });
+    }
+    let mut rows = vec![];
+    for record in reader.records() {
+        let record = record.map_err(|e| row_error(path, &e))?;
+        let row = record.deserialize(Some(&header)).map_err(|e| {
+            let line = record.position().map_or(0, csv::Position::line);
+            let problem = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+                    Some(k) => format!(
+                        "{} '{}' is not a number",
+                        TRUTH_HEADER[k as usize], &record[k as usize]
+                    ),
+                    None => err.to_string(),
+                },
+                _ => e.to_string(),
+            };
+            TruthError::Row {
+                path: path.into(),
+                line,
+                problem,
+            }
+        })?;
+        rows.push(row);
     }
     Ok(rows)
 }
 
-/// Write `rows` as `truth.csv` text to `out`.
-pub fn write_truth(out: &mut impl Write, rows: &[TruthRow]) -> std::io::Result<()> {
-    writeln!(out, "frame,x1,y1,x2,y2,snr,object_id")?;
-    for t in rows {
-        writeln!(
-            out,
-            "{},{:.3},{:.3},{:.3},{:.3},{:.2},{}",
-            t.frame, t.x1, t.y1, t.x2, t.y2, t.snr, t.object_id
-        )?;
+/// A reader's error as a row error: where it is known, its line and a field count that does not match.
+fn row_error(path: &str, e: &csv::Error) -> TruthError {
+    let line = e.position().map_or(0, csv::Position::line);
+    let problem = match e.kind() {
+        csv::ErrorKind::UnequalLengths { len, .. } => format!(
+            "{len} fields, expected {} ({})",
+            TRUTH_HEADER.len(),
+            TRUTH_HEADER.join(",")
+        ),
+        _ => e.to_string(),
+    };
+    TruthError::Row {
+        path: path.into(),
+        line,
+        problem,
     }
-    Ok(())
+}
+
+/// Write `rows` as `truth.csv` text to `out`, header first.
+pub fn write_truth(out: &mut impl Write, rows: &[TruthRow]) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    if rows.is_empty() {
+        // Serialising a row writes the header; with none, write it alone.
+        writer.write_record(TRUTH_HEADER)?;
+    }
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer.flush()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const HEADER: &str = "frame,x1,y1,x2,y2,snr,object_id\n";
+
     #[test]
     fn truth_csv_parses_and_errors_name_the_line() {
         let rows = parse_truth(
             "t.csv",
-            "frame,x1,y1,x2,y2,snr,object_id\nf1,1,2,3,4,5.5,28057\nf2,1,2,3,4,5,\n",
+            &format!("{HEADER}f1,1,2,3,4,5.5,28057\n\nf2, 1,2,3,4,5,\n"),
         )
         .unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].object_id, "");
-        let err = parse_truth("t.csv", "header\nf1,1,x,3,4,5,1\n")
+        assert_eq!((rows[1].x1, rows[1].object_id.as_str()), (1.0, ""));
+        let err = parse_truth("t.csv", &format!("{HEADER}f1,1,x,3,4,5,1\n"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("t.csv, line 2") && err.contains("y1"), "{err}");
+        assert_eq!(err, "t.csv, line 2: y1 'x' is not a number");
+        let err = parse_truth("t.csv", &format!("{HEADER}f1,1,2,3,4,5,1\nf2,1,2\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.csv, line 3: 3 fields, expected 7"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_or_missing_header_is_an_error_naming_it() {
+        let err = parse_truth("t.csv", "frame,x1,y1,x2,y2,object_id,snr\nf1,1,2,3,4,5,1\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.csv, line 1: the header is 'frame,x1,y1,x2,y2,object_id,snr', \
+             expected 'frame,x1,y1,x2,y2,snr,object_id'"
+        );
+        let err = parse_truth("t.csv", "f1,1,2,3,4,5,1\n").unwrap_err();
+        assert!(
+            matches!(&err, TruthError::Header { found, .. } if found == "f1,1,2,3,4,5,1"),
+            "{err}"
+        );
+        let err = parse_truth("t.csv", "").unwrap_err();
+        assert!(
+            matches!(&err, TruthError::Header { found, .. } if found.is_empty()),
+            "{err}"
+        );
     }
 
     #[test]
@@ -120,6 +196,13 @@ mod tests {
         }];
         let mut text = vec![];
         write_truth(&mut text, &rows).unwrap();
+        assert_eq!(
+            String::from_utf8(text.clone()).unwrap(),
+            format!("{HEADER}f,1.000,2.500,3.000,4.000,7.25,5\n")
+        );
+        let mut empty = vec![];
+        write_truth(&mut empty, &[]).unwrap();
+        assert_eq!(String::from_utf8(empty).unwrap(), HEADER);
         assert_eq!(
             parse_truth("t.csv", &String::from_utf8(text).unwrap()).unwrap(),
             rows

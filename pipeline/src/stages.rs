@@ -4,7 +4,6 @@
 //! stage moves on.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kessler_detector::Detector;
@@ -78,7 +77,7 @@ pub async fn detect_stage(
                     );
                     dead_letter(&sink, &topics, "detect", (&gone.first, &gone.frame_id, &[]), reason).await?;
                 }
-                metrics.reassembly_bytes.store(inbound.held_bytes() as u64, Ordering::Relaxed);
+                metrics.reassembly_bytes.set(inbound.held_bytes() as i64);
                 continue;
             }
             m = source.recv() => match m? {
@@ -106,9 +105,7 @@ pub async fn detect_stage(
                 }
             },
         };
-        metrics
-            .reassembly_bytes
-            .store(inbound.held_bytes() as u64, Ordering::Relaxed);
+        metrics.reassembly_bytes.set(inbound.held_bytes() as i64);
         match result {
             Ok(None) => {}
             Ok(Some((detections, took))) => {

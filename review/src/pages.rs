@@ -149,54 +149,111 @@ pub fn candidates(filter: &CandidateFilter, rows: &[CandidateRow]) -> String {
 /// Which residual a plot panel shows.
 type Component = fn(&Residual) -> f64;
 
+/// Ticks at round values over `lo..=hi` (about `n` of them), as Heckbert's loose labelling ("Nice numbers for graph
+/// labels", Graphics Gems, 1990, pp. 61-63): the step is 1, 2 or 5 times a power of ten, the first and last ticks
+/// enclose the range. Returns the ticks and the decimals that show the step.
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, usize) {
+    // Heckbert's nicenum: the 1-2-5 number nearest `x` (`round`) or the smallest one not below it.
+    fn nice(x: f64, round: bool) -> f64 {
+        let power = 10f64.powf(x.log10().floor());
+        let f = x / power;
+        let nf = match round {
+            true if f < 1.5 => 1.0,
+            true if f < 3.0 => 2.0,
+            true if f < 7.0 => 5.0,
+            false if f <= 1.0 => 1.0,
+            false if f <= 2.0 => 2.0,
+            false if f <= 5.0 => 5.0,
+            _ => 10.0,
+        };
+        nf * power
+    }
+    // An empty range (one value) gets a unit around it.
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
+    let step = nice(nice(hi - lo, false) / (n.max(2) - 1) as f64, true);
+    let (first, last) = ((lo / step).floor() as i64, (hi / step).ceil() as i64);
+    let ticks = (first..=last).map(|k| k as f64 * step).collect();
+    (ticks, (-step.log10().floor()).max(0.0) as usize)
+}
+
 /// The residual plot: right ascension (on the sky) and declination residuals against time, one panel each, with
-/// 1-sigma error bars.
+/// 1-sigma error bars; ticks at round values of time and of each residual.
 pub fn residual_plot(residuals: &[Residual]) -> String {
     const W: f64 = 760.0;
     const PANEL: f64 = 170.0;
     const LEFT: f64 = 64.0;
+    const RIGHT: f64 = 16.0;
     const TOP: f64 = 16.0;
+    const BOTTOM: f64 = 14.0;
     let times: Vec<f64> = residuals.iter().map(|r| r.t_s).collect();
     let t0 = times.iter().copied().fold(f64::INFINITY, f64::min);
     let t1 = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let span = if t1 > t0 { t1 - t0 } else { 1.0 };
-    let x = |t: f64| LEFT + (t - t0) / span * (W - LEFT - 16.0);
+    // The time axis ends at the last observation: only the ticks within it.
+    let (mut t_ticks, t_decimals) = nice_ticks(0.0, span, 6);
+    t_ticks.retain(|&t| t <= span * (1.0 + 1e-9));
+    let x = |t: f64| LEFT + (t - t0) / span * (W - LEFT - RIGHT);
+    let height = 2.0 * (PANEL + BOTTOM) + 3.0 * TOP + 14.0;
     let mut svg = format!(
-        "<svg id=residuals xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" \
-         font-size=\"11\" font-family=\"sans-serif\">",
-        2.0 * PANEL + 3.0 * TOP + 14.0
+        "<svg id=residuals xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{height}\" \
+         font-size=\"11\" font-family=\"sans-serif\">"
     );
     let panels: [(&str, Component); 2] = [
         ("RA cos Dec (arcsec)", |r| r.ra_arcsec),
         ("Dec (arcsec)", |r| r.dec_arcsec),
     ];
     for (p, (label, value)) in panels.iter().enumerate() {
-        let top = TOP + p as f64 * (PANEL + TOP);
-        let limit = residuals
+        let top = TOP + p as f64 * (PANEL + BOTTOM + TOP);
+        let extent = residuals
             .iter()
             .map(|r| value(r).abs() + r.sigma_arcsec)
             .filter(|v| v.is_finite())
             .fold(0.0f64, f64::max)
-            .max(1e-3)
-            * 1.1;
+            .max(1e-3);
+        let (ticks, decimals) = nice_ticks(-extent, extent, 5);
+        let limit = ticks.iter().fold(extent, |m, t| m.max(t.abs()));
         let y = |v: f64| top + PANEL / 2.0 - v / limit * PANEL / 2.0;
         svg += &format!(
             "<rect x=\"{LEFT}\" y=\"{top}\" width=\"{}\" height=\"{PANEL}\" fill=\"#fff\" stroke=\"#99a\"/>\
-             <line x1=\"{LEFT}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#bbc\" stroke-dasharray=\"4 3\"/>\
-             <text x=\"4\" y=\"{}\">{label}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            W - LEFT - 16.0,
-            W - 16.0,
-            y(0.0),
-            y(0.0),
+             <text x=\"4\" y=\"{}\">{label}</text>",
+            W - LEFT - RIGHT,
             top - 4.0,
-            LEFT - 4.0,
-            y(limit / 1.1) + 4.0,
-            format_args!("{:.3}", limit / 1.1),
-            LEFT - 4.0,
-            y(-limit / 1.1) + 4.0,
-            format_args!("{:.3}", -limit / 1.1),
         );
+        for &v in &ticks {
+            let zero = v == 0.0;
+            svg += &format!(
+                "<line x1=\"{LEFT}\" x2=\"{0}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"{2}\"{3}/>\
+                 <text class=\"tick\" x=\"{4}\" y=\"{5:.1}\" text-anchor=\"end\">{6:.7$}</text>",
+                W - RIGHT,
+                y(v),
+                if zero { "#bbc" } else { "#eef" },
+                if zero {
+                    " stroke-dasharray=\"4 3\""
+                } else {
+                    ""
+                },
+                LEFT - 4.0,
+                y(v) + 4.0,
+                v,
+                decimals,
+            );
+        }
+        for &t in &t_ticks {
+            svg += &format!(
+                "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#99a\"/>\
+                 <text class=\"tick\" x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">{4:.5$}</text>",
+                x(t0 + t),
+                top + PANEL,
+                top + PANEL + 4.0,
+                top + PANEL + BOTTOM,
+                t,
+                t_decimals,
+            );
+        }
         for (r, &t) in residuals.iter().zip(&times) {
             let (v, s) = (value(r), r.sigma_arcsec);
             if !(t.is_finite() && v.is_finite()) {
@@ -216,7 +273,7 @@ pub fn residual_plot(residuals: &[Residual]) -> String {
     }
     svg += &format!(
         "<text x=\"{LEFT}\" y=\"{0}\">seconds after the first observation (0 to {1:.0} s)</text></svg>",
-        2.0 * PANEL + 3.0 * TOP + 10.0,
+        height - 4.0,
         span
     );
     svg
@@ -475,5 +532,32 @@ mod tests {
         assert!(svg.starts_with("<svg id=residuals"));
         assert_eq!(svg.matches("class=\"point\"").count(), 6);
         assert!(svg.contains("0 to 20 s"), "{svg}");
+        // Time ticks every 5 s; residual ticks every 2" (the largest extent is 2" + 1-sigma 1" = 3").
+        let ticks: Vec<&str> = svg
+            .split("class=\"tick\"")
+            .skip(1)
+            .map(|t| t.split('>').nth(1).unwrap().trim_end_matches("</text"))
+            .collect();
+        assert_eq!(
+            ticks[..10],
+            ["-4", "-2", "0", "2", "4", "0", "5", "10", "15", "20"],
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn nice_ticks_are_1_2_5_steps_enclosing_the_range() {
+        assert_eq!(
+            nice_ticks(0.0, 20.0, 6),
+            (vec![0.0, 5.0, 10.0, 15.0, 20.0], 0)
+        );
+        assert_eq!(
+            nice_ticks(-0.37, 0.37, 5),
+            (vec![-0.4, -0.2, 0.0, 0.2, 0.4], 1)
+        );
+        let (ticks, decimals) = nice_ticks(0.0, 1234.0, 6);
+        assert_eq!((ticks, decimals), (vec![0.0, 500.0, 1000.0, 1500.0], 0));
+        // An empty range still gets ticks.
+        assert!(nice_ticks(5.0, 5.0, 5).0.len() >= 2);
     }
 }

@@ -90,11 +90,7 @@ pub async fn run(
         (ReassemblyConfig::default(), metrics.clone()),
         shutdown,
     ));
-    while metrics
-        .frames_detected
-        .load(std::sync::atomic::Ordering::Relaxed)
-        < n as u64
-    {
+    while metrics.frames_detected.get() < n as u64 {
         if stage.is_finished() {
             bail!("the detect stage ended before detecting {n} frames");
         }
