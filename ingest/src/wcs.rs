@@ -941,9 +941,14 @@ fn check_reference_system(k: &impl Keywords) -> Result<(), WcsError> {
         Some(v) => ("RADESYS", Some(v)),
         None => ("RADECSYS", k.text("RADECSYS")),
     };
-    let (equinox_key, equinox) = match k.number("EQUINOX")? {
+    // Some writers give the equinox as the string 'J2000'; the standard's form is the number 2000.0.
+    let year = |key: &str| match k.text(key).as_deref().map(str::trim) {
+        Some("J2000" | "J2000.0") => Ok(Some(2000.0)),
+        _ => k.number(key),
+    };
+    let (equinox_key, equinox) = match year("EQUINOX")? {
         Some(v) => ("EQUINOX", Some(v)),
-        None => ("EPOCH", k.number("EPOCH")?),
+        None => ("EPOCH", year("EPOCH")?),
     };
     let system = match radesys.as_deref().map(str::trim) {
         Some("ICRS") => return Ok(()),
@@ -1345,6 +1350,7 @@ mod tests {
             &[("RADESYS", Some("'FK5'"))],
             &[("RADESYS", Some("'FK5'")), ("EQUINOX", Some("2000.0"))],
             &[("EQUINOX", Some("2000"))],
+            &[("RADESYS", Some("'FK5'")), ("EQUINOX", Some("'J2000'"))],
         ] {
             let mut lines = base();
             lines.extend(change.iter().map(|(k, v)| (*k, v.unwrap())));
