@@ -18,7 +18,7 @@ use kessler_ingest::inbound::{Arrival, Inbound, ReassemblyConfig};
 use kessler_ingest::kafka::{
     Compression, KafkaSink, KafkaSource, ProducerConfig, ensure_topics, recent_payloads,
 };
-use kessler_ingest::{Frame, FrameHeader, GeodeticSite, Source, TanWcs, chunk, envelope, fits};
+use kessler_ingest::{Frame, FrameHeader, GeodeticSite, Source, Wcs, chunk, envelope, fits};
 
 use kessler_ingest::topics::Topics;
 
@@ -187,7 +187,7 @@ fn frame(n: usize) -> Frame {
                 lon_deg: -16.51,
                 alt_km: 2.39,
             }),
-            wcs: Some(TanWcs::centred(120.0, 30.0, 63.5, 63.5, 0.0004, 0.0)),
+            wcs: Some(Wcs::tan_centred(120.0, 30.0, 63.5, 63.5, 0.0004, 0.0)),
             radar: None,
             instrument: None,
         },

@@ -56,10 +56,14 @@ pub fn radar_track(header: &FrameHeader, streak: &Streak) -> Option<RadarTrack> 
 }
 
 /// Why a streak cannot become a measurement.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MeasureError {
-    #[error("frame {0}: no WCS in the header (CTYPE RA---TAN/DEC--TAN), so no sky position")]
+    #[error("frame {0}: no WCS in the header (CTYPE1/2 RA---ppp/DEC--ppp), so no sky position")]
     NoWcs(String),
+    #[error(
+        "frame {frame}: streak end ({x:.1}, {y:.1}) px lies outside the WCS projection's domain"
+    )]
+    OffSky { frame: String, x: f64, y: f64 },
     #[error("frame {0}: no site in the header (OBSGEO-B/L/H), so no topocentric measurement")]
     NoSite(String),
 }
@@ -78,15 +82,19 @@ pub fn streak_measurement(
         .site
         .ok_or_else(|| MeasureError::NoSite(header.frame_id.clone()))?;
     let radec = |x: f64, y: f64| {
-        let (ra, dec) = wcs.pixel_to_world(x, y);
-        RaDec {
+        let (ra, dec) = wcs
+            .pixel_to_world(x, y)
+            .ok_or_else(|| MeasureError::OffSky {
+                frame: header.frame_id.clone(),
+                x,
+                y,
+            })?;
+        Ok(RaDec {
             ra_rad: ra.to_radians(),
             dec_rad: dec.to_radians(),
-        }
+        })
     };
-    // Pixel scale from the CD matrix's determinant (degrees per pixel, geometric mean of the two axes).
-    let [[a, b], [c, d]] = wcs.cd_deg;
-    let scale_deg = (a * d - b * c).abs().sqrt();
+    let scale_deg = wcs.scale_deg();
     Ok(StreakMeasurement {
         // Frame ids are file stems: unique per sensor, not across sensors.
         id: format!("{}/{}/s{index}", header.sensor_id, header.frame_id),
@@ -99,8 +107,8 @@ pub fn streak_measurement(
         },
         start: header.start,
         end: header.end(),
-        a: radec(streak.x1, streak.y1),
-        b: radec(streak.x2, streak.y2),
+        a: radec(streak.x1, streak.y1)?,
+        b: radec(streak.x2, streak.y2)?,
         sigma_rad: (ENDPOINT_SIGMA_PX * scale_deg).to_radians(),
     })
 }
@@ -108,7 +116,7 @@ pub fn streak_measurement(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kessler_ingest::{GeodeticSite, TanWcs};
+    use kessler_ingest::{GeodeticSite, Wcs};
     use kessler_od::Epoch;
 
     #[test]
@@ -125,7 +133,7 @@ mod tests {
                 lon_deg: -16.5,
                 alt_km: 2.4,
             }),
-            wcs: Some(TanWcs::centred(200.0, 10.0, 255.5, 255.5, 0.004, 0.0)),
+            wcs: Some(Wcs::tan_centred(200.0, 10.0, 255.5, 255.5, 0.004, 0.0)),
             radar: None,
             instrument: None,
         };

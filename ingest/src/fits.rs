@@ -3,9 +3,11 @@
 //!
 //! FITS Standard 4.0 (IAU FITS Working Group, 2018): 2880-byte blocks, 80-character header cards, big-endian data.
 //! Keywords read: NAXIS1/2, DATE-OBS (ISO 8601, UTC), EXPTIME or EXPOSURE (s), OBSGEO-B/L/H (deg, deg, m),
-//! CTYPE1/2 = RA---TAN/DEC--TAN with CRPIX, CRVAL and CDi_j (or CDELT with CROTA2), or RA---TAN-SIP/DEC--TAN-SIP
-//! with the SIP A_ORDER/A_p_q and B_ORDER/B_p_q polynomials, a radar map's axes (CTYPE1/2 = RANGE/TIME with
-//! CUNIT, CRPIX, CRVAL, CDELT), and kessler's own KSENSOR (sensor id). Anything else is ignored.
+//! the celestial WCS ([`crate::wcs`]: CTYPE1/2 = RA---ppp/DEC--ppp with ppp one of TAN, SIN, ARC, ZEA, STG, CAR,
+//! optionally with -SIP, or TPV; CRPIX, CRVAL, and CDi_j or PCi_j + CDELTi or CDELTi + CROTA2; PV2_1/2 for SIN;
+//! LONPOLE/LATPOLE; RADESYS/EQUINOX; SIP A/B and AP/BP), a radar map's axes (CTYPE1/2 = RANGE/TIME with CUNIT,
+//! CRPIX, CRVAL, CDELT), and kessler's own KSENSOR (sensor id). Anything else is ignored; a celestial WCS that
+//! cannot be read exactly is an error naming the keyword and its card's byte offset, never a missing WCS.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -14,7 +16,7 @@ use std::path::Path;
 use hifitime::Epoch;
 
 use crate::frame::{Frame, FrameHeader, GeodeticSite, Instrument, RadarAxes, fits_in_u16};
-use crate::wcs::{Sip, SipPolynomial, TanWcs};
+use crate::wcs::{Keywords, Wcs, WcsError};
 
 pub(crate) const BLOCK: usize = 2880;
 const CARD: usize = 80;
@@ -64,12 +66,23 @@ pub enum FitsError {
     },
     #[error("{path}: no image HDU (a header without data, or only tables)")]
     NoImage { path: String },
+    /// A celestial WCS that cannot be read exactly. `offset` is the byte offset of the keyword's card, or, for a
+    /// missing keyword, of the CTYPE1 (else CTYPE2) card that declares the WCS.
+    #[error("{path}: WCS keyword {keyword} (card at byte offset {offset}): {problem}")]
+    Wcs {
+        path: String,
+        keyword: String,
+        offset: usize,
+        problem: String,
+    },
 }
 
-/// Header cards as keyword -> raw value text (quotes kept for strings, comments stripped).
+/// Header cards as keyword -> raw value text (quotes kept for strings, comments stripped), and each card's byte
+/// offset in the file.
 pub(crate) struct Cards {
     pub(crate) path: String,
     pub(crate) values: HashMap<String, String>,
+    pub(crate) offsets: HashMap<String, usize>,
 }
 
 impl Cards {
@@ -122,6 +135,7 @@ fn parse_header(path: &str, bytes: &[u8], at: usize) -> Result<(Cards, usize), F
         });
     }
     let mut values = HashMap::new();
+    let mut offsets = HashMap::new();
     let mut offset = at;
     loop {
         if offset + CARD > bytes.len() {
@@ -146,6 +160,7 @@ fn parse_header(path: &str, bytes: &[u8], at: usize) -> Result<(Cards, usize), F
         if &card[8..10] != "= " {
             continue;
         }
+        offsets.entry(key.clone()).or_insert(offset - CARD);
         values
             .entry(key)
             .or_insert_with(|| strip_comment(&card[10..]).to_string());
@@ -155,6 +170,7 @@ fn parse_header(path: &str, bytes: &[u8], at: usize) -> Result<(Cards, usize), F
         Cards {
             path: path.into(),
             values,
+            offsets,
         },
         data_start,
     ))
@@ -308,44 +324,45 @@ fn sexagesimal(text: &str) -> Option<f64> {
     Some(sign * value)
 }
 
-fn parse_wcs(cards: &Cards) -> Result<Option<TanWcs>, FitsError> {
-    let (Some(c1), Some(c2)) = (cards.string("CTYPE1"), cards.string("CTYPE2")) else {
-        return Ok(None);
-    };
-    if !(c1.starts_with("RA---TAN") && c2.starts_with("DEC--TAN")) {
-        return Ok(None);
-    }
-    let need = |k: &str| cards.f64(k)?.ok_or_else(|| cards.missing(k));
-    let crpix = [need("CRPIX1")?, need("CRPIX2")?];
-    let crval_deg = [need("CRVAL1")?, need("CRVAL2")?];
-    let cd_deg = if let Some(cd11) = cards.f64("CD1_1")? {
-        [
-            [cd11, cards.f64("CD1_2")?.unwrap_or(0.0)],
-            [
-                cards.f64("CD2_1")?.unwrap_or(0.0),
-                cards.f64("CD2_2")?.unwrap_or(0.0),
-            ],
-        ]
-    } else {
-        // CDELTi with CROTA2 (FITS WCS paper II, eq. 189).
-        let (d1, d2) = (need("CDELT1")?, need("CDELT2")?);
-        let (s, c) = cards.f64("CROTA2")?.unwrap_or(0.0).to_radians().sin_cos();
-        [[d1 * c, -d2 * s], [d1 * s, d2 * c]]
-    };
-    let sip = if c1.ends_with("-SIP") || c2.ends_with("-SIP") {
-        Some(Sip {
-            a: parse_sip(cards, "A")?,
-            b: parse_sip(cards, "B")?,
+impl Keywords for Cards {
+    fn number(&self, key: &str) -> Result<Option<f64>, WcsError> {
+        self.f64(key).map_err(|_| WcsError {
+            keyword: key.into(),
+            missing: false,
+            problem: format!("'{}' is not a number", self.raw(key).unwrap_or_default()),
         })
-    } else {
-        None
-    };
-    Ok(Some(TanWcs {
-        crpix,
-        crval_deg,
-        cd_deg,
-        sip,
-    }))
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.string(key)
+    }
+}
+
+/// The celestial WCS of a header ([`Wcs::from_keywords`]), its errors placed at their card's byte offset.
+fn parse_wcs(cards: &Cards) -> Result<Option<Wcs>, FitsError> {
+    Wcs::from_keywords(cards).map_err(|e| {
+        let card = if e.missing {
+            "CTYPE1"
+        } else {
+            e.keyword.as_str()
+        };
+        FitsError::Wcs {
+            path: cards.path.clone(),
+            offset: [card, "CTYPE1", "CTYPE2"]
+                .iter()
+                .find_map(|k| cards.offsets.get(*k).copied())
+                .unwrap_or(0),
+            keyword: e.keyword,
+            problem: e.problem,
+        }
+    })
+}
+
+/// The celestial WCS of a primary header given as its bytes (80-character cards from `SIMPLE` to `END`), read as
+/// [`read_fits`] reads a file's; `name` is used in error messages.
+pub fn parse_wcs_header(name: &str, header: &[u8]) -> Result<Option<Wcs>, FitsError> {
+    let (cards, _) = parse_header(name, header, 0)?;
+    parse_wcs(&cards)
 }
 
 /// The axes of a radar range-time map (kessler's radar format, docs/architecture.md): CTYPE1 = 'RANGE' (CUNIT1
@@ -390,28 +407,6 @@ fn parse_radar(cards: &Cards) -> Result<Option<RadarAxes>, FitsError> {
         time0_s,
         row_s,
     }))
-}
-
-/// The SIP polynomial `A` or `B` (Shupe et al. 2005): `<name>_ORDER` (required, 0..=9) and the `<name>_p_q`
-/// coefficients with `p + q <= order` (absent ones are 0).
-fn parse_sip(cards: &Cards, name: &str) -> Result<SipPolynomial, FitsError> {
-    let key = format!("{name}_ORDER");
-    let order = cards.f64(&key)?.ok_or_else(|| cards.missing(&key))?;
-    if !(0.0..=9.0).contains(&order) || order.fract() != 0.0 {
-        return Err(cards.bad(&key, &format!("{order} is not a SIP order in 0..=9")));
-    }
-    let order = order as u32;
-    let mut terms = Vec::new();
-    for p in 0..=order {
-        for q in 0..=order - p {
-            if let Some(c) = cards.f64(&format!("{name}_{p}_{q}"))?
-                && c != 0.0
-            {
-                terms.push((p, q, c));
-            }
-        }
-    }
-    Ok(SipPolynomial { order, terms })
 }
 
 /// Read the first image HDU of a FITS file as a frame. The frame id is the file stem; the sensor id is KSENSOR, or
@@ -510,6 +505,7 @@ fn first_image<'a>(
         let hdu = Cards {
             path: name.into(),
             values: std::mem::take(&mut cards_of_hdu),
+            offsets: HashMap::new(),
         };
         let size = data_bytes(&hdu)?.ok_or_else(|| hdu.bad("NAXIS", "data size overflows"))?;
         let next = (data_start as u64)
@@ -520,9 +516,11 @@ fn first_image<'a>(
         let kind = ext.string("XTENSION").unwrap_or_default();
         if kind == "BINTABLE" && ext.raw("ZIMAGE").is_some_and(|v| v.trim() == "T") {
             let (values, pixels) = crate::fz::decompress(&ext, bytes, next, ext_data)?;
+            // The image's keywords are the table header's cards (Z* mapped back), so their offsets are the table's.
             let image = Cards {
                 path: name.into(),
                 values,
+                offsets: ext.offsets.clone(),
             };
             return Ok((inherit(image), ext_data, Cow::Owned(pixels)));
         }
@@ -758,38 +756,8 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
         ));
     }
     if let Some(w) = &h.wcs {
-        let suffix = if w.sip.is_some() { "-SIP" } else { "" };
-        cards.push(card("RADESYS", &str_value("ICRS"), ""));
-        cards.push(card("CTYPE1", &str_value(&format!("RA---TAN{suffix}")), ""));
-        cards.push(card("CTYPE2", &str_value(&format!("DEC--TAN{suffix}")), ""));
-        cards.push(card("CUNIT1", &str_value("deg"), ""));
-        cards.push(card("CUNIT2", &str_value("deg"), ""));
-        for (k, v) in [("CRPIX1", w.crpix[0]), ("CRPIX2", w.crpix[1])] {
-            cards.push(card(k, &format!("{v:.6}"), "reference pixel, 1-based"));
-        }
-        for (k, v) in [("CRVAL1", w.crval_deg[0]), ("CRVAL2", w.crval_deg[1])] {
-            cards.push(card(k, &format!("{v:.12}"), "reference point, deg"));
-        }
-        for (i, row) in w.cd_deg.iter().enumerate() {
-            for (j, v) in row.iter().enumerate() {
-                cards.push(card(
-                    &format!("CD{}_{}", i + 1, j + 1),
-                    &format!("{v:.15E}"),
-                    "deg per pixel",
-                ));
-            }
-        }
-        if let Some(sip) = &w.sip {
-            for (name, poly) in [("A", &sip.a), ("B", &sip.b)] {
-                cards.push(card(
-                    &format!("{name}_ORDER"),
-                    &poly.order.to_string(),
-                    "SIP polynomial order",
-                ));
-                for &(p, q, c) in &poly.terms {
-                    cards.push(card(&format!("{name}_{p}_{q}"), &format!("{c:.15E}"), ""));
-                }
-            }
+        for (key, value) in w.to_keywords() {
+            cards.push(card(&key, &value, ""));
         }
     }
     if let Some(r) = &h.radar {
@@ -848,7 +816,7 @@ mod tests {
                     lon_deg: -16.51,
                     alt_km: 2.39,
                 }),
-                wcs: Some(TanWcs::centred(120.0, -5.0, 1.0, 0.5, 0.004, 3.0)),
+                wcs: Some(Wcs::tan_centred(120.0, -5.0, 1.0, 0.5, 0.004, 3.0)),
                 radar: None,
                 instrument: None,
             },
@@ -858,6 +826,7 @@ mod tests {
 
     #[test]
     fn sip_distortion_round_trips_and_reads_from_a_real_header() {
+        use crate::wcs::{Sip, SipPolynomial};
         let mut f = frame(vec![1.0; 6]);
         let sip = Sip {
             a: SipPolynomial {
@@ -868,10 +837,18 @@ mod tests {
                 order: 2,
                 terms: vec![(0, 2, 1.5e-7)],
             },
+            ap: Some(SipPolynomial {
+                order: 1,
+                terms: vec![(1, 0, 1.0e-6)],
+            }),
+            bp: Some(SipPolynomial {
+                order: 1,
+                terms: vec![(0, 1, -1.0e-6)],
+            }),
         };
-        f.header.wcs.as_mut().unwrap().sip = Some(sip.clone());
+        f.header.wcs.as_mut().unwrap().sip = Some(sip);
         let back = parse_fits("mem", &encode_fits(&f), "f1", "other").unwrap();
-        assert_eq!(back.header.wcs.unwrap().sip, Some(sip));
+        assert_eq!(back.header.wcs, f.header.wcs);
         // LCO's cutout: RA---TAN-SIP of order 5 (A_2_0 = 2.18259775082E-07, B_ORDER = 5).
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../shared/reference/streaks/cutout_bi327715.fits");
@@ -912,7 +889,11 @@ mod tests {
                 f.header.wcs.clone().unwrap(),
                 back.header.wcs.clone().unwrap(),
             );
-            let (a, b) = (w0.pixel_to_world(2.0, 1.0), w1.pixel_to_world(2.0, 1.0));
+            assert_eq!(w0, w1);
+            let (a, b) = (
+                w0.pixel_to_world(2.0, 1.0).unwrap(),
+                w1.pixel_to_world(2.0, 1.0).unwrap(),
+            );
             assert!((a.0 - b.0).abs() < 1e-10 && (a.1 - b.1).abs() < 1e-10);
             let site = back.header.site.unwrap();
             assert!((site.alt_km - 2.39).abs() < 1e-9);
@@ -1270,5 +1251,60 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("x.fits") && err.contains("promises"), "{err}");
+    }
+
+    #[test]
+    fn a_wcs_kessler_cannot_read_is_an_error_at_its_card() {
+        let bytes = encode_fits(&frame(vec![1.0; 6]));
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        // The file with the first `from` in its header replaced by `to` (of the same length).
+        let header = |from: &str, to: &str| {
+            let at = text.find(from).unwrap();
+            let mut b = bytes.clone();
+            b[at..at + to.len()].copy_from_slice(to.as_bytes());
+            b
+        };
+        // An unknown projection: the CTYPE1 card's offset.
+        let bytes = header("'RA---TAN'", "'RA---XYZ'");
+        let at = text.find("CTYPE1").unwrap();
+        let err = parse_fits("f.fits", &bytes, "f", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f.fits")
+                && err.contains("CTYPE1")
+                && err.contains(&format!("byte offset {at}"))
+                && err.contains("XYZ"),
+            "{err}"
+        );
+        // Mismatched axes name CTYPE2 and its card.
+        let err = parse_fits("f.fits", &header("'DEC--TAN'", "'DEC--SIN'"), "f", "s")
+            .unwrap_err()
+            .to_string();
+        let at = text.find("CTYPE2").unwrap();
+        assert!(
+            err.contains(&format!("CTYPE2 (card at byte offset {at})")),
+            "{err}"
+        );
+        // A missing CRVAL2 names the keyword, at the CTYPE1 card that declares the WCS.
+        let err = parse_fits("f.fits", &header("CRVAL2 ", "XRVAL2 "), "f", "s")
+            .unwrap_err()
+            .to_string();
+        let at = text.find("CTYPE1").unwrap();
+        assert!(
+            err.contains(&format!("CRVAL2 (card at byte offset {at}): missing")),
+            "{err}"
+        );
+        // A reference system other than ICRS or FK5 J2000.
+        let err = parse_fits("f.fits", &header("'ICRS    '", "'FK4     '"), "f", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RADESYS") && err.contains("'FK4'"), "{err}");
+        // No celestial CTYPE at all is no WCS.
+        let mut bytes = header("CTYPE1  = ", "XTYPE1  = ");
+        let at = text.find("CTYPE2").unwrap();
+        bytes[at] = b'X';
+        let f = parse_fits("f.fits", &bytes, "f", "s").unwrap();
+        assert_eq!(f.header.wcs, None);
     }
 }

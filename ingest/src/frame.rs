@@ -3,7 +3,7 @@
 use hifitime::{Duration, Epoch};
 use serde::{Deserialize, Serialize};
 
-use crate::wcs::TanWcs;
+use crate::wcs::Wcs;
 
 /// The frame id of a frame file: its stem (`night1/0001.fits` is `0001`), or the whole name where it has none. A
 /// tile-compressed copy has the id of the file it was made from (`0001.fits.fz` and `0001.fz` are `0001`).
@@ -137,7 +137,7 @@ pub struct FrameHeader {
     /// Where the sensor stands, if known.
     pub site: Option<GeodeticSite>,
     /// Pixel to sky mapping (ICRS axes), if known.
-    pub wcs: Option<TanWcs>,
+    pub wcs: Option<Wcs>,
     /// For a radar range-time map: its range and time axes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub radar: Option<RadarAxes>,

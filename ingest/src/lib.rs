@@ -2,7 +2,7 @@
 //! frame on the wire, and the transports that move messages between stages.
 //!
 //! - [`Frame`] / [`FrameHeader`]: pixels (row-major f32 ADU) with sensor, site, exposure start (UTC) and length, and
-//!   the [`TanWcs`] that maps pixels to ICRS right ascension and declination.
+//!   the [`Wcs`] that maps pixels to ICRS right ascension and declination.
 //! - [`fits`]: read the first image HDU of a FITS file, plain or tile-compressed (fpack's `.fz`), into a frame;
 //!   write a frame as FITS.
 //! - [`raster`]: PNG and TIFF frames (8/16-bit grey) with a JSON sidecar for time, site, WCS and camera.
@@ -18,7 +18,7 @@
 //!   topic, once each.
 //!
 //! ```
-//! use kessler_ingest::{envelope, Frame, FrameHeader, TanWcs};
+//! use kessler_ingest::{envelope, Frame, FrameHeader, Wcs};
 //! use hifitime::Epoch;
 //!
 //! let frame = Frame {
@@ -30,7 +30,7 @@
 //!         start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
 //!         exposure_s: 2.0,
 //!         site: None,
-//!         wcs: Some(TanWcs::centred(120.0, 30.0, 0.5, 0.0, 0.004, 0.0)),
+//!         wcs: Some(Wcs::tan_centred(120.0, 30.0, 0.5, 0.0, 0.004, 0.0)),
 //!         radar: None,
 //!         instrument: None,
 //!     },
@@ -59,4 +59,4 @@ pub mod wcs;
 
 pub use frame::{Frame, FrameHeader, GeodeticSite, Instrument, RadarAxes};
 pub use transport::{Message, Sink, Source};
-pub use wcs::TanWcs;
+pub use wcs::{Projection, Wcs};

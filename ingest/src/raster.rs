@@ -11,14 +11,17 @@
 //!   "sensor": "ogs",
 //!   "site": { "lat_deg": 28.3, "lon_deg": -16.51, "alt_km": 2.39 },
 //!   "wcs": { "crpix": [256.5, 256.5], "crval_deg": [120.0, 30.0],
-//!            "cd_deg": [[-0.0004, 0.0], [0.0, 0.0004]] },
+//!            "cd_deg": [[-0.0004, 0.0], [0.0, 0.0004]], "projection": { "code": "TAN" } },
 //!   "gain_e_per_adu": 1.5, "read_noise_e": 8.0, "psf_fwhm_px": 2.2,
 //!   "bzero": 0.0, "bscale": 1.0
 //! }
 //! ```
 //!
 //! `date_obs` (UTC, ISO 8601, the shutter opening) and `exposure_s` are required, the rest optional; `sensor`
-//! falls back to the publisher's default. Pixel values are `bzero + bscale * stored` ADU (FITS 4.0 eq. 3). Rows
+//! falls back to the publisher's default. `wcs` is a [`Wcs`] (CRPIX 1-based, CRVAL in ICRS degrees, CD in degrees
+//! per pixel): `projection` is TAN when left out, else `{"code": "SIN", "xi": 0.0, "eta": 0.0}` (PV2_1, PV2_2),
+//! `{"code": "ARC"}`, `ZEA`, `STG` or `CAR`; `lonpole_deg`, `latpole_deg` and `sip` (`a`, `b` and optionally `ap`,
+//! `bp`, each `{"order": n, "terms": [[p, q, coef], ...]}`) are optional. Pixel values are `bzero + bscale * stored` ADU (FITS 4.0 eq. 3). Rows
 //! keep the file's order: row 0 is the file's first row (the top, as image viewers show it), and the WCS uses FITS
 //! pixel conventions on that order (CRPIX 1-based, y counting rows from the first). A PNG written row by row from
 //! a FITS image therefore keeps the FITS header's WCS unchanged.
@@ -30,7 +33,7 @@ use serde::Deserialize;
 
 use crate::fits::MAX_SIDE;
 use crate::frame::{Frame, FrameHeader, GeodeticSite, Instrument};
-use crate::wcs::TanWcs;
+use crate::wcs::Wcs;
 
 /// What went wrong reading a PNG or TIFF frame; every variant names the file it is about.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +87,7 @@ struct Sidecar {
     exposure_s: f64,
     sensor: Option<String>,
     site: Option<GeodeticSite>,
-    wcs: Option<TanWcs>,
+    wcs: Option<Wcs>,
     gain_e_per_adu: Option<f64>,
     read_noise_e: Option<f64>,
     psf_fwhm_px: Option<f64>,
@@ -208,20 +211,7 @@ fn frame(
         ));
     }
     if let Some(wcs) = &sidecar.wcs {
-        let cd = wcs.cd_deg;
-        let numbers = wcs
-            .crpix
-            .iter()
-            .chain(&wcs.crval_deg)
-            .chain(cd.iter().flatten());
-        if !numbers.into_iter().all(|v| v.is_finite())
-            || cd[0][0] * cd[1][1] - cd[0][1] * cd[1][0] == 0.0
-        {
-            return Err(field(
-                "wcs",
-                "CRPIX, CRVAL and CD must be finite and CD invertible",
-            ));
-        }
+        wcs.check().map_err(|e| field("wcs", &e.to_string()))?;
     }
     let positive = |field_name: &'static str, v: Option<f64>| match v {
         Some(v) if !(v.is_finite() && v > 0.0) => {

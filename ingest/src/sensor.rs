@@ -21,7 +21,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::frame::{Frame, GeodeticSite, Instrument};
-use crate::wcs::TanWcs;
+use crate::wcs::Wcs;
 
 /// Why a sensor configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +189,7 @@ impl Sensors {
             && sensor.kind == SensorKind::Optical
             && let Some(p) = sensor.pointing
         {
-            h.wcs = Some(TanWcs::centred(
+            h.wcs = Some(Wcs::tan_centred(
                 p.ra_deg,
                 p.dec_deg,
                 (h.width as f64 - 1.0) / 2.0,

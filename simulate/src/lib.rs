@@ -27,7 +27,7 @@ pub use radar::{RadarScenario, simulate_radar};
 pub use streaks::{SimStreak, simulate_streaks};
 
 use kessler_ingest::dataset::{TruthRow, write_truth};
-use kessler_ingest::{Frame, FrameHeader, GeodeticSite, TanWcs, fits};
+use kessler_ingest::{Frame, FrameHeader, GeodeticSite, Wcs, fits};
 use kessler_od::propagator::MU_KM3_S2;
 use kessler_od::{
     Duration, Epoch, Site, StateGcrf, Tle, frames::itrf_to_gcrf_matrix, topocentric_radec,
@@ -449,7 +449,7 @@ fn render(
 ) -> Result<(Frame, Option<TruthRow>), SimError> {
     let (w, h) = (scenario.width as usize, scenario.height as usize);
     let rotation = rng.random_range(-180.0..180.0);
-    let wcs = TanWcs::centred(
+    let wcs = Wcs::tan_centred(
         pointing_deg.0,
         pointing_deg.1,
         (w as f64 - 1.0) / 2.0,

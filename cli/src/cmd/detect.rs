@@ -74,7 +74,7 @@ fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -
             println!("{name}: {} streak(s)", streaks.len());
         }
         for s in &streaks {
-            let sky = |x, y| h.wcs.as_ref().map(|w| w.pixel_to_world(x, y));
+            let sky = |x, y| h.wcs.as_ref().and_then(|w| w.pixel_to_world(x, y));
             let (p1, p2) = (sky(s.x1, s.y1), sky(s.x2, s.y2));
             let track = kessler_detector::measure::radar_track(h, s);
             let line = DetectLine {
