@@ -726,7 +726,7 @@ fn detect_files(files: &[PathBuf], json: bool, detector: &Detector) -> Result<()
             }
         };
         let h = &frame.header;
-        let streaks = match detector.detect(&frame.pixels, h.width, h.height) {
+        let streaks = match detector.detect(frame.pixels.view()) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("skipped: {name}: {e}");

@@ -175,7 +175,7 @@ pub struct DetectStats {
 pub fn detect_frame(detector: &Detector, frame: &Frame) -> Result<Detections, String> {
     let h = &frame.header;
     let streaks = detector
-        .detect(&frame.pixels, h.width, h.height)
+        .detect(frame.pixels.view())
         .map_err(|e| format!("frame {}: {e}", h.frame_id))?;
     let measurements = streaks
         .iter()
@@ -188,7 +188,7 @@ pub fn detect_frame(detector: &Detector, frame: &Frame) -> Result<Detections, St
         });
     let cutouts = streaks
         .iter()
-        .map(|s| cutout::cutout(&frame.pixels, h.width, h.height, s))
+        .map(|s| cutout::cutout(frame.pixels.view(), s))
         .collect();
     Ok(Detections {
         schema_version: SCHEMA_VERSION,
