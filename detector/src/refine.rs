@@ -187,7 +187,7 @@ impl Image<'_> {
         let (width, height) = self.size();
         let (x, y) = (q[0].round(), q[1].round());
         (x >= 0.0 && y >= 0.0 && x < f64::from(width) && y < f64::from(height))
-            .then(|| [y as usize, x as usize])
+            .then_some([y as usize, x as usize])
     }
 
     fn nearest(&self, q: [f64; 2]) -> Option<f64> {
