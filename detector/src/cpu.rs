@@ -392,13 +392,19 @@ pub fn matched_filter(
         }
         *value = (sum, source);
     });
-    let norm = |lo: usize, hi: usize, k0: usize| -> f32 {
-        (0..=hi - lo).map(|k| g[k0 + k] * g[k0 + k]).sum()
+    // The kernel's in-frame norm along one axis, per coordinate.
+    let norms = |extent: usize| -> Vec<f32> {
+        (0..extent)
+            .map(|c| {
+                let (lo, hi, k0) = taps(c, extent);
+                (0..=hi - lo).map(|k| g[k0 + k] * g[k0 + k]).sum()
+            })
+            .collect()
     };
+    let (norm_x, norm_y) = (norms(w), norms(h));
     let mut out = Array2::from_elem(z.raw_dim(), [0.0f32; 2]);
     Zip::indexed(&mut out).par_for_each(|(y, x), value| {
         let (ylo, yhi, ky) = taps(y, h);
-        let (xlo, xhi, kx) = taps(x, w);
         let mut sum = 0.0f32;
         let mut source = false;
         for (k, yy) in (ylo..=yhi).enumerate() {
@@ -409,7 +415,7 @@ pub fn matched_filter(
         *value = if source {
             [0.0, 0.0]
         } else {
-            let zf = sum / (norm(xlo, xhi, kx) * norm(ylo, yhi, ky)).sqrt();
+            let zf = sum / (norm_x[x] * norm_y[y]).sqrt();
             [zf.clamp(-config.filtered_clip, config.filtered_clip), 1.0]
         };
     });
