@@ -171,7 +171,8 @@ fn a_frame_as_16_bit_png_with_a_sidecar_detects_as_its_fits_does() {
         let pixels: Vec<u16> = frame.pixels.iter().map(|&v| v as u16).collect();
         assert!(kessler_ingest::frame::fits_in_u16(&frame.pixels));
         let stem = path.file_stem().unwrap().to_str().unwrap();
-        image::ImageBuffer::<image::Luma<u16>, _>::from_raw(h.width, h.height, pixels)
+        let (width, height) = (frame.width() as u32, frame.height() as u32);
+        image::ImageBuffer::<image::Luma<u16>, _>::from_raw(width, height, pixels)
             .unwrap()
             .save(png_dir.join(format!("{stem}.png")))
             .unwrap();

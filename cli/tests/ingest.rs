@@ -21,6 +21,7 @@ use kessler_ingest::kafka::{
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, Source, Wcs, chunk, envelope, fits};
 
 use kessler_ingest::topics::Topics;
+use ndarray::Array2;
 
 /// A Tansu broker of this test's own on 127.0.0.1, restartable on the same storage.
 struct Broker {
@@ -153,23 +154,21 @@ fn kill(mut child: Child) {
 
 /// A 128x128 frame: noisy sky, and for odd `n` a bright streak, with a WCS and a site so that streaks are measured.
 fn frame(n: usize) -> Frame {
-    let (w, h) = (128u32, 128u32);
     let mut state = 0x9e37_79b9_u64.wrapping_mul(n as u64 + 1);
-    let mut pixels: Vec<f32> = (0..w * h)
-        .map(|_| {
-            // xorshift noise, +-20 ADU on a 1000 ADU sky
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            1000.0 + (state % 41) as f32 - 20.0
-        })
-        .collect();
+    // Row-major, as the frames of `n` always were.
+    let mut pixels = Array2::from_shape_simple_fn((128, 128), || {
+        // xorshift noise, +-20 ADU on a 1000 ADU sky
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        1000.0 + (state % 41) as f32 - 20.0
+    });
     if !n.is_multiple_of(2) {
         let y0 = 20.0 + (n % 80) as f32;
-        for x in 20..100u32 {
-            let y = (y0 + 0.3 * (x - 20) as f32).round() as u32;
+        for x in 20..100usize {
+            let y = (y0 + 0.3 * (x - 20) as f32).round() as usize;
             for dy in 0..2 {
-                pixels[((y + dy) * w + x) as usize] += 400.0;
+                pixels[[y + dy, x]] += 400.0;
             }
         }
     }
@@ -177,8 +176,6 @@ fn frame(n: usize) -> Frame {
         header: FrameHeader {
             frame_id: format!("n1-{n:04}"),
             sensor_id: "ogs".into(),
-            width: w,
-            height: h,
             start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0)
                 + hifitime::Duration::from_seconds(10.0 * n as f64),
             exposure_s: 2.0,
@@ -301,9 +298,7 @@ async fn two_hundred_frames_through_two_worker_kills_and_a_broker_restart_are_ca
     let expected: HashMap<String, usize> = frames
         .iter()
         .map(|f| {
-            let streaks = cpu
-                .detect(&f.pixels, f.header.width, f.header.height)
-                .unwrap();
+            let streaks = cpu.detect(f.pixels.view()).unwrap();
             (f.header.frame_id.clone(), streaks.len())
         })
         .collect();
@@ -393,10 +388,14 @@ async fn a_32_mib_frame_goes_through_intact_with_a_1_mib_message_limit() {
     let side = 4096u32;
     let mut big = frame(0);
     big.header.frame_id = "big-4096".into();
-    (big.header.width, big.header.height) = (side, side);
-    big.pixels = (0..side * side)
-        .map(|i| ((i.wrapping_mul(2_654_435_761) >> 7) % 65536) as f32)
-        .collect();
+    // A hash of each pixel's row-major position, as 16-bit counts.
+    big.pixels = Array2::from_shape_vec(
+        (side as usize, side as usize),
+        (0..side * side)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) >> 7) % 65536) as f32)
+            .collect(),
+    )
+    .unwrap();
     let limit = 1024 * 1024;
     let sink = KafkaSink::new(
         &brokers,

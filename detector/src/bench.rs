@@ -136,9 +136,9 @@ impl<'a> Bench<'a> {
         let mut scored = vec![];
         for (k, detector) in self.detectors.iter().enumerate() {
             let started = Instant::now();
-            let streaks = detector.detect(&frame.pixels, h.width, h.height)?;
+            let streaks = detector.detect(frame.pixels.view())?;
             let seconds = started.elapsed().as_secs_f64();
-            self.times[k].push((seconds, h.pixel_count() as f64 / 1e6 / seconds));
+            self.times[k].push((seconds, frame.pixels.len() as f64 / 1e6 / seconds));
             if k == 0 {
                 scored = streaks;
             }

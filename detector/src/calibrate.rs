@@ -93,10 +93,7 @@ impl<'a> Calibration<'a> {
 
     /// Detects on one frame that holds no streak; returns what noise reached on it.
     pub fn add(&mut self, frame: &Frame) -> Result<NullMaximum, DetectError> {
-        let h = &frame.header;
-        let (streaks, peaks) = self
-            .detector
-            .detect_with_peaks(&frame.pixels, h.width, h.height)?;
+        let (streaks, peaks) = self.detector.detect_with_peaks(frame.pixels.view())?;
         let maximum = NullMaximum {
             transform: peaks.first().map(|p| f64::from(p.snr)),
             streak: streaks.iter().map(|s| s.snr).reduce(f64::max),

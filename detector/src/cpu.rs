@@ -4,10 +4,15 @@
 //! sums are involved (the background's reductions, the FRT's additions), so that the GPU and
 //! CPU results agree to rounding.
 //!
-//! The functions panic when the sizes of their inputs disagree (`pixels.len()` against
-//! `width * height`, FRT values against their [`FrtLevel`]); [`crate::Detector::detect`]
-//! checks a frame with [`crate::validate_frame`] first.
+//! Images are [`ArrayView2`]s of shape `(height, width)`: pixel (x, y) is `image[[y, x]]`. The
+//! FRT levels and the background grid keep the flat layout of their GPU buffers
+//! ([`FrtLevel::index`], [`BackgroundGrid::stats`]), which the shaders index directly.
+//!
+//! The functions panic when the sizes of their inputs disagree (the point-source flags against
+//! the image, FRT values against their [`FrtLevel`]); [`crate::Detector::detect`] checks a
+//! frame with [`crate::validate_frame`] first.
 
+use ndarray::{Array2, ArrayView2, Zip, s};
 use rayon::prelude::*;
 
 use crate::DetectorConfig;
@@ -26,7 +31,8 @@ pub struct BackgroundGrid {
     pub tiles_x: u32,
     /// Tiles per column.
     pub tiles_y: u32,
-    /// Per tile, row-major `tiles_y` x `tiles_x`: `[background mean ADU, noise sigma ADU]`.
+    /// Per tile, row-major `tiles_y` x `tiles_x`: `[background mean ADU, noise sigma ADU]` (the
+    /// layout of the shaders' tile buffer, which they index as `ty * tiles_x + tx`).
     pub stats: Vec<[f32; 2]>,
 }
 
@@ -138,13 +144,8 @@ fn tile_stats(vals: &[f32], iterations: u32, clip_sigma: f32, correction: f32) -
 /// Stage 1 (`background.wgsl`): per tile of `config.tile` px, the background mean and noise
 /// sigma (ADU), by `config.clip_iterations` rounds of clipping at `config.clip_sigma`, starting
 /// from the median and the interquartile range. Sigma is corrected for the clipping.
-pub fn background(
-    pixels: &[f32],
-    width: u32,
-    height: u32,
-    config: &DetectorConfig,
-) -> BackgroundGrid {
-    assert_eq!(pixels.len(), width as usize * height as usize);
+pub fn background(pixels: ArrayView2<f32>, config: &DetectorConfig) -> BackgroundGrid {
+    let (width, height) = size(&pixels);
     let tile = config.tile;
     let tiles_x = width.div_ceil(tile);
     let tiles_y = height.div_ceil(tile);
@@ -154,13 +155,13 @@ pub fn background(
         .map(|i| {
             let x0 = (i % tiles_x) * tile;
             let y0 = (i / tiles_x) * tile;
-            let tw = tile.min(width - x0) as usize;
-            let th = tile.min(height - y0) as usize;
-            let mut vals = Vec::with_capacity(tw * th);
-            for y in y0 as usize..y0 as usize + th {
-                let row = y * width as usize + x0 as usize;
-                vals.extend_from_slice(&pixels[row..row + tw]);
-            }
+            let x1 = (x0 + tile).min(width);
+            let y1 = (y0 + tile).min(height);
+            let mut vals: Vec<f32> = pixels
+                .slice(s![y0 as usize..y1 as usize, x0 as usize..x1 as usize])
+                .iter()
+                .copied()
+                .collect();
             vals.sort_unstable_by(f32::total_cmp);
             tile_stats(&vals, config.clip_iterations, config.clip_sigma, correction)
         })
@@ -228,28 +229,29 @@ pub fn background_filter(grid: &BackgroundGrid) -> BackgroundGrid {
 /// Stage 2 (`normalize.wgsl`): `z = (p - bg) / sigma` clipped to
 /// `[-config.clip_lo, config.clip_hi]` (sigma units), 0 where sigma is not positive.
 pub fn normalize(
-    pixels: &[f32],
-    width: u32,
-    height: u32,
+    pixels: ArrayView2<f32>,
     grid: &BackgroundGrid,
     config: &DetectorConfig,
-) -> Vec<f32> {
-    assert_eq!(pixels.len(), width as usize * height as usize);
-    let mut z = vec![0.0f32; pixels.len()];
-    z.par_chunks_mut(width as usize)
-        .enumerate()
-        .for_each(|(y, row)| {
-            for (x, out) in row.iter_mut().enumerate() {
-                let [bg, sigma] = grid.at(x as u32, y as u32);
-                let p = pixels[y * width as usize + x];
-                *out = if sigma > 0.0 {
-                    ((p - bg) / sigma).clamp(-config.clip_lo, config.clip_hi)
-                } else {
-                    0.0
-                };
-            }
+) -> Array2<f32> {
+    let mut z = Array2::zeros(pixels.raw_dim());
+    Zip::indexed(&mut z)
+        .and(pixels)
+        .par_for_each(|(y, x), out, &p| {
+            let [bg, sigma] = grid.at(x as u32, y as u32);
+            *out = if sigma > 0.0 {
+                ((p - bg) / sigma).clamp(-config.clip_lo, config.clip_hi)
+            } else {
+                0.0
+            };
         });
     z
+}
+
+/// `(width, height)` of an image, px: its columns and rows.
+pub(crate) fn size<A>(image: &ArrayView2<A>) -> (u32, u32) {
+    let (rows, cols) = image.dim();
+    let side = |n: usize| u32::try_from(n).expect("a frame side fits 32 bits");
+    (side(cols), side(rows))
 }
 
 /// Half-width of the matched-filter kernel for a PSF of Gaussian sigma `sigma_px`: 3 sigma.
@@ -284,14 +286,13 @@ const TIP_ELONGATION: f32 = 1.5;
 /// `B = n sxy - sx sy` are `n^2` times the central moments, and `lambda1 >= e lambda2` is
 /// `((A - C)^2 + 4 B^2) (1 + e)^2 >= (e - 1)^2 (A + C)^2` (both sides in f32).
 fn point_source(
-    z: &[f32],
-    (width, height): (u32, u32),
+    z: ArrayView2<f32>,
     (x, y): (i32, i32),
     tips: bool,
     config: &DetectorConfig,
 ) -> bool {
-    let (w, h) = (width as i32, height as i32);
-    if z[(y * w + x) as usize] < config.clip_hi {
+    let (h, w) = (z.nrows() as i32, z.ncols() as i32);
+    if z[[y as usize, x as usize]] < config.clip_hi {
         return false;
     }
     let r = source_window(config.psf_sigma_px);
@@ -300,7 +301,7 @@ fn point_source(
     for dy in -r..=r {
         for dx in -r..=r {
             let (px, py) = (x + dx, y + dy);
-            if px < 0 || py < 0 || px >= w || py >= h || z[(py * w + px) as usize] < half {
+            if px < 0 || py < 0 || px >= w || py >= h || z[[py as usize, px as usize]] < half {
                 continue;
             }
             n += 1;
@@ -332,37 +333,24 @@ pub(crate) fn source_window(psf_sigma: f32) -> i32 {
 }
 
 /// Stage 2b (`sources.wgsl`): 1 at the point sources of `z` ([`point_source`], without
-/// tips), 0 elsewhere, row-major.
-pub fn point_sources(z: &[f32], width: u32, height: u32, config: &DetectorConfig) -> Vec<u32> {
-    source_flags(z, width, height, false, config)
-        .map(u32::from)
-        .collect()
+/// tips), 0 elsewhere.
+pub fn point_sources(z: ArrayView2<f32>, config: &DetectorConfig) -> Array2<u32> {
+    source_flags(z, false, config).mapv(u32::from)
 }
 
 /// The point sources of `z` less the tips of bright streaks ([`point_source`] with tips), for
 /// the refinement.
-pub(crate) fn point_sources_but_tips(
-    z: &[f32],
-    width: u32,
-    height: u32,
-    config: &DetectorConfig,
-) -> Vec<bool> {
-    source_flags(z, width, height, true, config).collect()
+pub(crate) fn point_sources_but_tips(z: ArrayView2<f32>, config: &DetectorConfig) -> Array2<bool> {
+    source_flags(z, true, config)
 }
 
-/// [`point_source`] of every pixel of `z`, row-major.
-fn source_flags<'a>(
-    z: &'a [f32],
-    width: u32,
-    height: u32,
-    tips: bool,
-    config: &'a DetectorConfig,
-) -> impl IndexedParallelIterator<Item = bool> + 'a {
-    assert_eq!(z.len(), width as usize * height as usize);
-    let w = width as i32;
-    (0..w * height as i32)
-        .into_par_iter()
-        .map(move |i| point_source(z, (width, height), (i % w, i / w), tips, config))
+/// [`point_source`] of every pixel of `z`.
+fn source_flags(z: ArrayView2<f32>, tips: bool, config: &DetectorConfig) -> Array2<bool> {
+    let mut flags = Array2::from_elem(z.raw_dim(), false);
+    Zip::indexed(&mut flags).par_for_each(|(y, x), flag| {
+        *flag = point_source(z, (x as i32, y as i32), tips, config);
+    });
+    flags
 }
 
 /// Stage 3 (`matched.wgsl`): `z` correlated with the PSF, `zf = sum(w z) / sqrt(sum(w^2))`
@@ -376,18 +364,15 @@ fn source_flags<'a>(
 /// transform (the FRT sums the variance too, and a line across them counts fewer samples);
 /// `[zf, 1]` elsewhere.
 pub fn matched_filter(
-    z: &[f32],
-    sources: &[u32],
-    width: u32,
-    height: u32,
+    z: ArrayView2<f32>,
+    sources: ArrayView2<u32>,
     config: &DetectorConfig,
-) -> Vec<[f32; 2]> {
-    assert_eq!(z.len(), width as usize * height as usize);
+) -> Array2<[f32; 2]> {
+    assert_eq!(sources.dim(), z.dim());
     let r = kernel_radius(config.psf_sigma_px) as i32;
     let inv = 1.0 / (2.0 * config.psf_sigma_px * config.psf_sigma_px);
     let g: Vec<f32> = (-r..=r).map(|d| (-((d * d) as f32) * inv).exp()).collect();
-    let (w, h) = (width as usize, height as usize);
-    assert_eq!(sources.len(), z.len());
+    let (h, w) = z.dim();
     // The kernel is separable, w(dx, dy) = g(dx) g(dy), and so are its in-frame norm and the
     // "a point source in the window" test: one pass along the rows, one along the columns
     // (the shader sums the window directly; the two agree to rounding).
@@ -396,42 +381,43 @@ pub fn matched_filter(
         let hi = (centre + r as usize).min(extent - 1);
         (lo, hi, lo + r as usize - centre)
     };
-    let mut rows = vec![(0.0f32, false); z.len()];
-    rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-        for (x, value) in out.iter_mut().enumerate() {
-            let (lo, hi, k0) = taps(x, w);
-            let mut sum = 0.0f32;
-            let mut source = false;
-            for (k, xx) in (lo..=hi).enumerate() {
-                sum += g[k0 + k] * z[y * w + xx];
-                source |= sources[y * w + xx] != 0;
-            }
-            *value = (sum, source);
+    let mut rows = Array2::from_elem(z.raw_dim(), (0.0f32, false));
+    Zip::indexed(&mut rows).par_for_each(|(y, x), value| {
+        let (lo, hi, k0) = taps(x, w);
+        let mut sum = 0.0f32;
+        let mut source = false;
+        for (k, xx) in (lo..=hi).enumerate() {
+            sum += g[k0 + k] * z[[y, xx]];
+            source |= sources[[y, xx]] != 0;
         }
+        *value = (sum, source);
     });
-    let norm = |lo: usize, hi: usize, k0: usize| -> f32 {
-        (0..=hi - lo).map(|k| g[k0 + k] * g[k0 + k]).sum()
+    // The kernel's in-frame norm along one axis, per coordinate.
+    let norms = |extent: usize| -> Vec<f32> {
+        (0..extent)
+            .map(|c| {
+                let (lo, hi, k0) = taps(c, extent);
+                (0..=hi - lo).map(|k| g[k0 + k] * g[k0 + k]).sum()
+            })
+            .collect()
     };
-    let mut out = vec![[0.0f32; 2]; z.len()];
-    out.par_chunks_mut(w).enumerate().for_each(|(y, line)| {
+    let (norm_x, norm_y) = (norms(w), norms(h));
+    let mut out = Array2::from_elem(z.raw_dim(), [0.0f32; 2]);
+    Zip::indexed(&mut out).par_for_each(|(y, x), value| {
         let (ylo, yhi, ky) = taps(y, h);
-        let norm_y = norm(ylo, yhi, ky);
-        for (x, value) in line.iter_mut().enumerate() {
-            let (xlo, xhi, kx) = taps(x, w);
-            let mut sum = 0.0f32;
-            let mut source = false;
-            for (k, yy) in (ylo..=yhi).enumerate() {
-                let (s, p) = rows[yy * w + x];
-                sum += g[ky + k] * s;
-                source |= p;
-            }
-            *value = if source {
-                [0.0, 0.0]
-            } else {
-                let zf = sum / (norm(xlo, xhi, kx) * norm_y).sqrt();
-                [zf.clamp(-config.filtered_clip, config.filtered_clip), 1.0]
-            };
+        let mut sum = 0.0f32;
+        let mut source = false;
+        for (k, yy) in (ylo..=yhi).enumerate() {
+            let (s, p) = rows[[yy, x]];
+            sum += g[ky + k] * s;
+            source |= p;
         }
+        *value = if source {
+            [0.0, 0.0]
+        } else {
+            let zf = sum / (norm_x[x] * norm_y[y]).sqrt();
+            [zf.clamp(-config.filtered_clip, config.filtered_clip), 1.0]
+        };
     });
     out
 }
@@ -553,7 +539,7 @@ impl FrtLevel {
 }
 
 /// Value of the oriented image at `(r, c)`: `[zf, variance]` inside the frame, zeros outside.
-fn oriented(zf: &[[f32; 2]], width: u32, level: &FrtLevel, r: i32, c: i32) -> [f32; 2] {
+fn oriented(zf: &ArrayView2<[f32; 2]>, level: &FrtLevel, r: i32, c: i32) -> [f32; 2] {
     if r < 0 || c < 0 || r >= level.rows as i32 || c >= level.cols as i32 {
         return [0.0, 0.0];
     }
@@ -562,11 +548,12 @@ fn oriented(zf: &[[f32; 2]], width: u32, level: &FrtLevel, r: i32, c: i32) -> [f
     } else {
         (r as usize, c as usize)
     };
-    zf[y * width as usize + x]
+    zf[[y, x]]
 }
 
-/// Stage 4 (`frt.wgsl`): one level of the Fast Radon Transform of `zf` (a `width`-wide
-/// frame, `[zf, variance]` per pixel from [`matched_filter`]), from the level below (`previous`, ignored for level 1, which reads `zf`).
+/// Stage 4 (`frt.wgsl`): one level of the Fast Radon Transform of `zf` (`[zf, variance]` per
+/// pixel from [`matched_filter`]), from the level below (`previous`, ignored for level 1, which
+/// reads `zf`).
 ///
 /// The recursion (Brady 1998, eq. 2; Nir et al. 2018, sect. 2.2): with `a = s / 2` rounded
 /// towards zero, the line of shift `s` over a block of `2h'` rows is the line of shift `a`
@@ -574,8 +561,7 @@ fn oriented(zf: &[[f32; 2]], width: u32, level: &FrtLevel, r: i32, c: i32) -> [f
 /// `x + s - a`: `T(b, s, x) = T'(2b, a, x) + T'(2b + 1, a, x + s - a)`. A half-line that
 /// starts outside `-(h'-1) .. cols + h' - 1` misses the image and counts 0.
 pub fn frt_level(
-    zf: &[[f32; 2]],
-    width: u32,
+    zf: ArrayView2<[f32; 2]>,
     level: &FrtLevel,
     previous: &[[f32; 2]],
 ) -> Vec<[f32; 2]> {
@@ -600,7 +586,7 @@ pub fn frt_level(
     };
     let get = |row: &[[f32; 2]], row_pad: i32, block: u32, x: i32| -> [f32; 2] {
         if level.level == 1 {
-            return oriented(zf, width, level, block as i32, x);
+            return oriented(&zf, level, block as i32, x);
         }
         usize::try_from(x + row_pad)
             .ok()
@@ -738,12 +724,13 @@ pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig)
 
 /// Stages 4 and 5 on the CPU: every level of both orientations, peaks of the searched
 /// levels, strongest first, at most `config.max_peaks`.
-pub fn line_peaks(zf: &[[f32; 2]], width: u32, height: u32, config: &DetectorConfig) -> Vec<Peak> {
+pub fn line_peaks(zf: ArrayView2<[f32; 2]>, config: &DetectorConfig) -> Vec<Peak> {
+    let (width, height) = size(&zf);
     let mut found = Vec::new();
     for orientation in [ROWS, COLUMNS] {
         let mut previous = Vec::new();
         for level in FrtLevel::all(width, height, orientation) {
-            let values = frt_level(zf, width, &level, &previous);
+            let values = frt_level(zf, &level, &previous);
             if searched(&level, config) {
                 found.extend(frt_peaks(&level, &values, config));
             }
@@ -796,7 +783,7 @@ mod tests {
     fn background_recovers_level_and_noise_despite_stars() {
         let (width, height) = (128, 96);
         let config = DetectorConfig::default();
-        let mut pixels: Vec<f32> = noise(1, (width * height) as usize)
+        let mut pixels: Vec<f32> = noise(1, width * height)
             .iter()
             .map(|v| 1000.0 + 10.0 * v)
             .collect();
@@ -805,7 +792,8 @@ mod tests {
             let i = rng.random_range(0..pixels.len());
             pixels[i] = 60000.0;
         }
-        let grid = background(&pixels, width, height, &config);
+        let pixels = Array2::from_shape_vec((height, width), pixels).unwrap();
+        let grid = background(pixels.view(), &config);
         assert_eq!((grid.tiles_x, grid.tiles_y), (4, 3));
         for [bg, sigma] in &grid.stats {
             // One tile has 1024 pixels: the mean is known to 10 / 32 ADU, sigma to ~2-3 %.
@@ -820,20 +808,15 @@ mod tests {
         // slope (the sample spacing changes the correlation along the line).
         let (width, height) = (160, 128);
         let config = DetectorConfig::default();
-        let z = noise(3, (width * height) as usize);
-        let zf = matched_filter(
-            &z,
-            &point_sources(&z, width, height, &config),
-            width,
-            height,
-            &config,
-        );
+        let z = Array2::from_shape_vec((height, width), noise(3, width * height)).unwrap();
+        let zf = matched_filter(z.view(), point_sources(z.view(), &config).view(), &config);
+        let (width, height) = size(&zf.view());
         let values: Vec<f32> = zf.iter().map(|v| v[0]).collect();
         let (_, std_zf) = mean_std(&values);
         assert!((std_zf - 1.0).abs() < 0.03, "filtered noise std {std_zf}");
         let mut previous = Vec::new();
         for level in FrtLevel::all(width, height, ROWS) {
-            let values = frt_level(&zf, width, &level, &previous);
+            let values = frt_level(zf.view(), &level, &previous);
             if level.level == 5 {
                 let pad = level.pad() as i32;
                 for shift in [0, pad / 2, pad] {
@@ -859,14 +842,13 @@ mod tests {
         // For a fixed block and shift, the lines from every start cover each pixel of the
         // block exactly once.
         let (width, height) = (37, 29);
-        let zf: Vec<[f32; 2]> = noise(4, (width * height) as usize)
-            .into_iter()
-            .map(|v| [v, 1.0])
-            .collect();
+        let zf = Array2::from_shape_vec((29, 37), noise(4, 37 * 29))
+            .unwrap()
+            .mapv(|v| [v, 1.0]);
         for orientation in [ROWS, COLUMNS] {
             let mut previous = Vec::new();
             for level in FrtLevel::all(width, height, orientation) {
-                let values = frt_level(&zf, width, &level, &previous);
+                let values = frt_level(zf.view(), &level, &previous);
                 let h = level.block_rows();
                 let pad = level.pad() as i32;
                 for b in 0..level.blocks() {
@@ -874,7 +856,7 @@ mod tests {
                         .flat_map(|r| (0..level.cols).map(move |c| (r, c)))
                         .map(|(r, c)| {
                             let (x, y) = if orientation == ROWS { (c, r) } else { (r, c) };
-                            f64::from(zf[(y * width + x) as usize][0])
+                            f64::from(zf[[y as usize, x as usize]][0])
                         })
                         .sum();
                     let rows = ((b + 1) * h).min(level.rows).saturating_sub(b * h);
@@ -901,16 +883,14 @@ mod tests {
     fn frt_finds_a_diagonal_and_a_column() {
         // Ones along x = y + 5 (45 deg) and along column 50, in a 64 x 64 frame.
         let (width, height) = (64u32, 64u32);
-        let mut zf = vec![[0.0f32, 1.0]; (width * height) as usize];
+        let mut zf = Array2::from_elem((64, 64), [0.0f32, 1.0]);
         for y in 0..59 {
-            zf[(y * width + y + 5) as usize][0] = 1.0;
+            zf[[y, y + 5]][0] = 1.0;
         }
-        for y in 0..64 {
-            zf[(y * width + 50) as usize][0] = 1.0;
-        }
+        zf.column_mut(50).iter_mut().for_each(|v| v[0] = 1.0);
         let mut previous = Vec::new();
         for level in FrtLevel::all(width, height, ROWS) {
-            previous = frt_level(&zf, width, &level, &previous);
+            previous = frt_level(zf.view(), &level, &previous);
         }
         let top = FrtLevel::all(width, height, ROWS)[5];
         assert_eq!(previous[top.index(0, 0, 50)], [64.0, 64.0]);
@@ -934,24 +914,13 @@ mod tests {
     #[test]
     fn matched_filter_masks_point_sources_but_not_a_bright_streak() {
         // A hot pixel at (20, 20) and a bright streak along row 40, clipped at 5 sigma.
-        let (width, height) = (64u32, 64u32);
         let config = DetectorConfig::default();
-        let mut z = vec![0.0f32; (width * height) as usize];
-        z[(20 * width + 20) as usize] = config.clip_hi;
-        for x in 5..60 {
-            for dy in -1i32..=1 {
-                let value = if dy == 0 { config.clip_hi } else { 3.0 };
-                z[((40 + dy) as u32 * width + x) as usize] = value;
-            }
-        }
-        let zf = matched_filter(
-            &z,
-            &point_sources(&z, width, height, &config),
-            width,
-            height,
-            &config,
-        );
-        let at = |x: u32, y: u32| zf[(y * width + x) as usize];
+        let mut z = Array2::<f32>::zeros((64, 64));
+        z[[20, 20]] = config.clip_hi;
+        z.slice_mut(s![39..=41, 5..60]).fill(3.0);
+        z.slice_mut(s![40, 5..60]).fill(config.clip_hi);
+        let zf = matched_filter(z.view(), point_sources(z.view(), &config).view(), &config);
+        let at = |x: usize, y: usize| zf[[y, x]];
         assert_eq!(at(20, 20), [0.0, 0.0]);
         assert_eq!(at(23, 17), [0.0, 0.0], "the mask spans the kernel");
         assert_eq!(at(20, 28)[1], 1.0);

@@ -9,9 +9,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ndarray::{ArrayView2, s};
 use serde::{Deserialize, Serialize};
 
 use crate::Streak;
+use crate::cpu::size;
 
 /// Frame pixels around the streak's bounding box, px.
 pub const MARGIN_PX: f64 = 12.0;
@@ -51,8 +53,9 @@ impl Cutout {
     }
 }
 
-/// The cutout of `streak` in a `width x height` frame of `pixels` (row-major).
-pub fn cutout(pixels: &[f32], width: u32, height: u32, streak: &Streak) -> Cutout {
+/// The cutout of `streak` in a frame of `pixels` (shape `(height, width)`).
+pub fn cutout(pixels: ArrayView2<f32>, streak: &Streak) -> Cutout {
+    let (width, height) = size(&pixels);
     let span = |a: f64, b: f64, limit: u32| {
         let (lo, hi) = (a.min(b) - MARGIN_PX, a.max(b) + MARGIN_PX);
         let grow = (f64::from(MIN_SIDE_PX) - (hi - lo)).max(0.0) / 2.0;
@@ -70,14 +73,13 @@ pub fn cutout(pixels: &[f32], width: u32, height: u32, streak: &Streak) -> Cutou
     let mut binned = Vec::with_capacity((w * h) as usize);
     for by in 0..h {
         for bx in 0..w {
-            let mut sum = 0.0;
-            let mut n = 0.0;
-            for y in y0 + by * scale..(y0 + (by + 1) * scale).min(height) {
-                for x in x0 + bx * scale..(x0 + (bx + 1) * scale).min(width) {
-                    sum += pixels[(y * width + x) as usize];
-                    n += 1.0;
-                }
-            }
+            let rows = (y0 + by * scale) as usize..(y0 + (by + 1) * scale).min(height) as usize;
+            let cols = (x0 + bx * scale) as usize..(x0 + (bx + 1) * scale).min(width) as usize;
+            let block = pixels.slice(s![rows, cols]);
+            // Summed in row-major order, one pixel at a time (not ndarray's pairwise `sum`), so
+            // that the cutouts of existing messages are reproduced bit for bit.
+            let sum = block.iter().fold(0.0f32, |sum, &p| sum + p);
+            let n = block.len() as f32;
             binned.push(if n > 0.0 { sum / n } else { 0.0 });
         }
     }
@@ -112,6 +114,7 @@ pub fn cutout(pixels: &[f32], width: u32, height: u32, streak: &Streak) -> Cutou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
 
     fn streak(x1: f64, y1: f64, x2: f64, y2: f64) -> Streak {
         Streak {
@@ -127,15 +130,10 @@ mod tests {
 
     #[test]
     fn a_cutout_frames_its_streak_and_decodes() {
-        let (w, h) = (400u32, 300u32);
-        let mut pixels = vec![100.0f32; (w * h) as usize];
-        for (i, p) in pixels.iter_mut().enumerate() {
-            *p += (i % 7) as f32; // some texture for the stretch
-        }
-        for x in 100..200 {
-            pixels[(150 * w + x) as usize] = 5000.0;
-        }
-        let c = cutout(&pixels, w, h, &streak(100.0, 150.0, 199.0, 150.0));
+        // Some texture for the stretch.
+        let mut pixels = Array2::from_shape_fn((300, 400), |(y, x)| 100.0 + ((x + y) % 7) as f32);
+        pixels.slice_mut(s![150, 100..200]).fill(5000.0);
+        let c = cutout(pixels.view(), &streak(100.0, 150.0, 199.0, 150.0));
         assert_eq!((c.x0, c.y0, c.scale), (88, 126, 1));
         assert_eq!((c.width, c.height), (123, 48));
         let png = image::load_from_memory(&c.png().unwrap())
@@ -150,9 +148,8 @@ mod tests {
 
     #[test]
     fn a_long_streak_is_binned_and_an_edge_streak_clipped() {
-        let (w, h) = (1000u32, 1000u32);
-        let pixels = vec![10.0f32; (w * h) as usize];
-        let c = cutout(&pixels, w, h, &streak(0.0, 0.0, 999.0, 600.0));
+        let pixels = Array2::from_elem((1000, 1000), 10.0f32);
+        let c = cutout(pixels.view(), &streak(0.0, 0.0, 999.0, 600.0));
         assert_eq!((c.x0, c.y0), (0, 0));
         assert_eq!(c.scale, 8);
         assert!(c.width <= MAX_SIDE_PX && c.height <= MAX_SIDE_PX);

@@ -5,13 +5,18 @@
 //! [`GpuContext::point_sources`], [`GpuContext::matched_filter`], [`GpuContext::frt_level`], [`GpuContext::frt_peaks`]) with the signature of
 //! its CPU reference in [`crate::cpu`], so that tests compare them stage by stage;
 //! [`crate::Detector`] runs them all in one submission and reads back only what the refinement needs.
+//!
+//! Images go up and come back row-major (the shaders index pixel (x, y) as `y * width + x`): an
+//! [`ArrayView2`] in standard layout is uploaded from its own memory, and what a shader wrote
+//! becomes an [`Array2`] of shape `(height, width)` without a copy.
 
 use std::sync::{Mutex, mpsc};
 
 use bytemuck::{Pod, Zeroable};
+use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 
-use crate::cpu::{self, BackgroundGrid, COLUMNS, FrtLevel, Peak, ROWS};
-use crate::{DetectError, DetectorConfig, Stages};
+use crate::cpu::{self, BackgroundGrid, COLUMNS, FrtLevel, Peak, ROWS, size};
+use crate::{DetectError, DetectorConfig, Stages, check_size};
 
 /// `@workgroup_size` of `normalize.wgsl`, per axis.
 const NORMALIZE_WG: u32 = 16;
@@ -260,16 +265,16 @@ impl GpuContext {
     /// GPU stage 1, as [`cpu::background`].
     pub fn background(
         &self,
-        pixels: &[f32],
-        width: u32,
-        height: u32,
+        pixels: ArrayView2<f32>,
         config: &DetectorConfig,
     ) -> Result<BackgroundGrid, DetectError> {
-        crate::validate_frame(pixels, width, height)?;
+        crate::validate_frame(pixels)?;
+        let (width, height) = size(&pixels);
+        let pixels = row_major(pixels);
         let out = self.run(
             (width, height),
             config,
-            &[(Slot::Pixels, bytemuck::cast_slice(pixels))],
+            &[(Slot::Pixels, bytes(&pixels))],
             &[Stage::Background],
             &[Slot::TileStats],
         )?;
@@ -299,91 +304,87 @@ impl GpuContext {
     /// GPU stage 2, as [`cpu::normalize`].
     pub fn normalize(
         &self,
-        pixels: &[f32],
-        width: u32,
-        height: u32,
+        pixels: ArrayView2<f32>,
         grid: &BackgroundGrid,
         config: &DetectorConfig,
-    ) -> Result<Vec<f32>, DetectError> {
-        crate::validate_frame(pixels, width, height)?;
+    ) -> Result<Array2<f32>, DetectError> {
+        crate::validate_frame(pixels)?;
+        let (width, height) = size(&pixels);
         check_grid(grid, width, height, config)?;
+        let pixels = row_major(pixels);
         let out = self.run(
             (width, height),
             config,
             &[
-                (Slot::Pixels, bytemuck::cast_slice(pixels)),
+                (Slot::Pixels, bytes(&pixels)),
                 (Slot::Stats, bytemuck::cast_slice(&grid.stats)),
             ],
             &[Stage::Normalize],
             &[Slot::Z],
         )?;
-        Ok(bytemuck::pod_collect_to_vec(&out[0]))
+        Ok(image_from_bytes(&out[0], (width, height)))
     }
 
     /// GPU stage 2b, as [`cpu::point_sources`].
     pub fn point_sources(
         &self,
-        z: &[f32],
-        width: u32,
-        height: u32,
+        z: ArrayView2<f32>,
         config: &DetectorConfig,
-    ) -> Result<Vec<u32>, DetectError> {
-        crate::validate_frame(z, width, height)?;
+    ) -> Result<Array2<u32>, DetectError> {
+        crate::validate_frame(z)?;
+        let (width, height) = size(&z);
+        let z = row_major(z);
         let out = self.run(
             (width, height),
             config,
-            &[(Slot::Z, bytemuck::cast_slice(z))],
+            &[(Slot::Z, bytes(&z))],
             &[Stage::Sources],
             &[Slot::Sources],
         )?;
-        Ok(bytemuck::pod_collect_to_vec(&out[0]))
+        Ok(image_from_bytes(&out[0], (width, height)))
     }
 
     /// GPU stage 3, as [`cpu::matched_filter`].
     pub fn matched_filter(
         &self,
-        z: &[f32],
-        sources: &[u32],
-        width: u32,
-        height: u32,
+        z: ArrayView2<f32>,
+        sources: ArrayView2<u32>,
         config: &DetectorConfig,
-    ) -> Result<Vec<[f32; 2]>, DetectError> {
-        crate::validate_frame(z, width, height)?;
-        if sources.len() != z.len() {
+    ) -> Result<Array2<[f32; 2]>, DetectError> {
+        crate::validate_frame(z)?;
+        let (width, height) = size(&z);
+        if sources.dim() != z.dim() {
             return Err(DetectError::BadInput {
                 width,
                 height,
                 what: format!(
-                    "{} point-source flags for {} pixels",
-                    sources.len(),
-                    z.len()
+                    "point-source flags of {} x {} px",
+                    sources.ncols(),
+                    sources.nrows()
                 ),
             });
         }
+        let (z, sources) = (row_major(z), row_major(sources));
         let out = self.run(
             (width, height),
             config,
-            &[
-                (Slot::Z, bytemuck::cast_slice(z)),
-                (Slot::Sources, bytemuck::cast_slice(sources)),
-            ],
+            &[(Slot::Z, bytes(&z)), (Slot::Sources, bytes(&sources))],
             &[Stage::Matched],
             &[Slot::Zf],
         )?;
-        Ok(bytemuck::pod_collect_to_vec(&out[0]))
+        Ok(image_from_bytes(&out[0], (width, height)))
     }
 
     /// GPU stage 4: FRT levels 1 to `level.level` of `level.orientation` (each as
-    /// [`cpu::frt_level`]) of `zf`, a `width` x `height` filtered image; returns the last.
+    /// [`cpu::frt_level`]) of `zf`, a filtered image; returns the last.
     pub fn frt_level(
         &self,
-        zf: &[[f32; 2]],
-        width: u32,
-        height: u32,
+        zf: ArrayView2<[f32; 2]>,
         level: &FrtLevel,
     ) -> Result<Vec<[f32; 2]>, DetectError> {
-        let flat: &[f32] = bytemuck::cast_slice(zf);
-        crate::validate_frame(&flat[..flat.len() / 2], width, height)?;
+        check_size(&zf)?;
+        let (width, height) = size(&zf);
+        let zf = row_major(zf);
         let config = DetectorConfig::default();
         let stages: Vec<Stage> = level_indices(width, height)
             .filter(|(_, l)| l.orientation == level.orientation && l.level <= level.level)
@@ -397,7 +398,7 @@ impl GpuContext {
         let out = self.run(
             (width, height),
             &config,
-            &[(Slot::Zf, bytemuck::cast_slice(zf))],
+            &[(Slot::Zf, bytes(&zf))],
             &stages,
             &[frt_slot(level.level)],
         )?;
@@ -445,11 +446,11 @@ impl GpuContext {
     /// peaks of every searched FRT level (the filtered image and the FRT stay on the GPU).
     pub(crate) fn stages(
         &self,
-        pixels: &[f32],
-        width: u32,
-        height: u32,
+        pixels: ArrayView2<f32>,
         config: &DetectorConfig,
     ) -> Result<Stages, DetectError> {
+        let (width, height) = size(&pixels);
+        let pixels = row_major(pixels);
         let mut stages = vec![
             Stage::Background,
             Stage::BackgroundFilter,
@@ -466,7 +467,7 @@ impl GpuContext {
         let out = self.run(
             (width, height),
             config,
-            &[(Slot::Pixels, bytemuck::cast_slice(pixels))],
+            &[(Slot::Pixels, bytes(&pixels))],
             &stages,
             &[Slot::Stats, Slot::Z, Slot::Counter, Slot::Peaks],
         )?;
@@ -474,7 +475,7 @@ impl GpuContext {
         peaks.truncate(config.max_peaks as usize);
         Ok(Stages {
             grid: grid_from_bytes(&out[0], width, height, config.tile),
-            z: bytemuck::pod_collect_to_vec(&out[1]),
+            z: image_from_bytes(&out[1], (width, height)),
             peaks,
         })
     }
@@ -864,6 +865,34 @@ fn params(width: u32, height: u32, config: &DetectorConfig) -> Params {
         psf_sigma: config.psf_sigma_px,
         kernel_radius: cpu::kernel_radius(config.psf_sigma_px),
     }
+}
+
+/// `image` in row-major order, as the shaders index it: a view of its own memory when it is in
+/// standard layout (every frame the readers make is), else a copy.
+fn row_major<A: Clone>(image: ArrayView2<'_, A>) -> CowArray<'_, A, Ix2> {
+    if image.is_standard_layout() {
+        image.into()
+    } else {
+        image.as_standard_layout().into_owned().into()
+    }
+}
+
+/// The bytes of a row-major image, for upload.
+fn bytes<'a, A: Pod>(image: &'a CowArray<'_, A, Ix2>) -> &'a [u8] {
+    bytemuck::cast_slice(
+        image
+            .as_slice()
+            .expect("row_major gives the standard layout"),
+    )
+}
+
+/// The `width` x `height` image a shader wrote row-major.
+fn image_from_bytes<A: Pod>(bytes: &[u8], (width, height): (u32, u32)) -> Array2<A> {
+    Array2::from_shape_vec(
+        (height as usize, width as usize),
+        bytemuck::pod_collect_to_vec(bytes),
+    )
+    .expect("the image buffers hold one value per pixel")
 }
 
 fn grid_from_bytes(bytes: &[u8], width: u32, height: u32, tile: u32) -> BackgroundGrid {

@@ -1,6 +1,7 @@
 //! Streak detection in survey frames, on the GPU through wgpu or on the CPU.
 //!
-//! A frame (row-major `f32` pixels in ADU) goes through six stages, each a WGSL compute
+//! A frame (an [`ndarray::ArrayView2`] of `f32` pixels in ADU, shape `(height, width)`, pixel
+//! (x, y) at `[[y, x]]`) goes through six stages, each a WGSL compute
 //! shader in `shaders/` with a CPU reference in [`cpu`] that computes the same function:
 //!
 //! 1. **background** ([`cpu::background`], `background.wgsl`): a robust background level and
@@ -40,6 +41,7 @@
 //!
 //! ```
 //! use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
+//! use ndarray::Array2;
 //!
 //! let backend = match GpuContext::new() {
 //!     Ok(gpu) => Backend::Gpu(gpu),
@@ -48,17 +50,15 @@
 //! let detector = Detector::new(backend, DetectorConfig::default());
 //!
 //! // 1000 ADU, pseudo-random noise (sigma 10 ADU), a streak along row 64 from x = 20 to 107.
-//! let (width, height) = (128u32, 128u32);
-//! let pixels: Vec<f32> = (0..width * height)
-//!     .map(|i| {
-//!         let noise = (u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 35;
-//!         let (x, y) = ((i % width) as f32, (i / width) as f32);
-//!         let on_streak = (20.0..108.0).contains(&x);
-//!         let streak = if on_streak { 60.0 * (-(y - 64.0).powi(2) / 2.88).exp() } else { 0.0 };
-//!         1000.0 + noise as f32 + streak
-//!     })
-//!     .collect();
-//! let streaks = detector.detect(&pixels, width, height)?;
+//! let pixels = Array2::from_shape_fn((128, 128), |(y, x)| {
+//!     // A hash of the pixel's place, as uniform noise of 0..35 ADU.
+//!     let noise = (((y * 128 + x) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 35;
+//!     let (x, y) = (x as f32, y as f32);
+//!     let on_streak = (20.0..108.0).contains(&x);
+//!     let streak = if on_streak { 60.0 * (-(y - 64.0).powi(2) / 2.88).exp() } else { 0.0 };
+//!     1000.0 + noise as f32 + streak
+//! });
+//! let streaks = detector.detect(pixels.view())?;
 //! assert_eq!(streaks.len(), 1);
 //! let s = streaks[0];
 //! assert!((s.y1 - 64.0).abs() < 0.5 && (s.y2 - 64.0).abs() < 0.5);
@@ -77,6 +77,7 @@ pub mod measure;
 pub mod message;
 mod refine;
 
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 pub use cpu::{BackgroundGrid, FrtLevel, Peak};
@@ -246,7 +247,7 @@ pub enum DetectError {
         width: u32,
         /// Frame height as given, px.
         height: u32,
-        /// What is wrong: wrong pixel count, a NaN at some pixel, a size out of range.
+        /// What is wrong: a NaN at some pixel, a size out of range, inputs of different sizes.
         what: String,
     },
     /// A [`DetectorConfig`] field is out of range.
@@ -254,36 +255,40 @@ pub enum DetectError {
     BadConfig(String),
 }
 
-/// Checks a frame: side lengths in range, pixel count, every pixel finite.
-pub fn validate_frame(pixels: &[f32], width: u32, height: u32) -> Result<(), DetectError> {
-    let bad = |what: String| {
-        Err(DetectError::BadInput {
-            width,
-            height,
-            what,
-        })
-    };
-    if !(MIN_SIDE_PX..=MAX_SIDE_PX).contains(&width)
-        || !(MIN_SIDE_PX..=MAX_SIDE_PX).contains(&height)
-    {
-        return bad(format!("sides must be in {MIN_SIDE_PX}..={MAX_SIDE_PX} px"));
+/// Checks a frame: side lengths in range, every pixel finite.
+pub fn validate_frame(pixels: ArrayView2<f32>) -> Result<(), DetectError> {
+    check_size(&pixels)?;
+    match pixels.indexed_iter().find(|(_, p)| !p.is_finite()) {
+        Some(((y, x), p)) => Err(bad_input(
+            &pixels,
+            format!("pixel (x {x}, y {y}) is {p} (not finite)"),
+        )),
+        None => Ok(()),
     }
-    let expected = width as usize * height as usize;
-    if pixels.len() != expected {
-        return bad(format!(
-            "{} pixels given, width x height = {expected}",
-            pixels.len()
-        ));
+}
+
+/// Checks that an image's sides are in `MIN_SIDE_PX..=MAX_SIDE_PX`.
+fn check_size<A>(image: &ArrayView2<A>) -> Result<(), DetectError> {
+    let (rows, cols) = image.dim();
+    let sides = (MIN_SIDE_PX as usize)..=(MAX_SIDE_PX as usize);
+    if sides.contains(&rows) && sides.contains(&cols) {
+        Ok(())
+    } else {
+        Err(bad_input(
+            image,
+            format!("sides must be in {MIN_SIDE_PX}..={MAX_SIDE_PX} px"),
+        ))
     }
-    if let Some(i) = pixels.iter().position(|p| !p.is_finite()) {
-        return bad(format!(
-            "pixel (x {}, y {}) is {} (not finite)",
-            i % width as usize,
-            i / width as usize,
-            pixels[i]
-        ));
+}
+
+/// A [`DetectError::BadInput`] about `image`.
+fn bad_input<A>(image: &ArrayView2<A>, what: String) -> DetectError {
+    let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    DetectError::BadInput {
+        width: side(image.ncols()),
+        height: side(image.nrows()),
+        what,
     }
-    Ok(())
 }
 
 /// Where the stages run.
@@ -325,47 +330,31 @@ impl Detector {
         &self.config
     }
 
-    /// Finds the streaks of one frame: `pixels` row-major, `width` x `height`, ADU.
-    /// Strongest first.
-    pub fn detect(
-        &self,
-        pixels: &[f32],
-        width: u32,
-        height: u32,
-    ) -> Result<Vec<Streak>, DetectError> {
-        Ok(self.detect_with_peaks(pixels, width, height)?.0)
+    /// Finds the streaks of one frame: `pixels` in ADU, shape `(height, width)`. Strongest first.
+    pub fn detect(&self, pixels: ArrayView2<f32>) -> Result<Vec<Streak>, DetectError> {
+        Ok(self.detect_with_peaks(pixels)?.0)
     }
 
     /// [`Detector::detect`], and the line-transform peaks (strongest first) the streaks were refined from: the
     /// candidates at `transform_threshold`, for threshold calibration ([`calibrate`]).
     pub fn detect_with_peaks(
         &self,
-        pixels: &[f32],
-        width: u32,
-        height: u32,
+        pixels: ArrayView2<f32>,
     ) -> Result<(Vec<Streak>, Vec<Peak>), DetectError> {
         self.config.validate()?;
-        validate_frame(pixels, width, height)?;
+        validate_frame(pixels)?;
         let stages = match &self.backend {
-            Backend::Gpu(gpu) => gpu.stages(pixels, width, height, &self.config)?,
+            Backend::Gpu(gpu) => gpu.stages(pixels, &self.config)?,
             Backend::Cpu => {
-                let grid =
-                    cpu::background_filter(&cpu::background(pixels, width, height, &self.config));
-                let z = cpu::normalize(pixels, width, height, &grid, &self.config);
-                let sources = cpu::point_sources(&z, width, height, &self.config);
-                let zf = cpu::matched_filter(&z, &sources, width, height, &self.config);
-                let peaks = cpu::line_peaks(&zf, width, height, &self.config);
+                let grid = cpu::background_filter(&cpu::background(pixels, &self.config));
+                let z = cpu::normalize(pixels, &grid, &self.config);
+                let sources = cpu::point_sources(z.view(), &self.config);
+                let zf = cpu::matched_filter(z.view(), sources.view(), &self.config);
+                let peaks = cpu::line_peaks(zf.view(), &self.config);
                 Stages { grid, z, peaks }
             }
         };
-        let streaks = refine::streaks(
-            pixels,
-            (width, height),
-            &stages.grid,
-            stages.z,
-            &stages.peaks,
-            &self.config,
-        );
+        let streaks = refine::streaks(pixels, &stages.grid, stages.z, &stages.peaks, &self.config);
         Ok((streaks, stages.peaks))
     }
 }
@@ -373,6 +362,7 @@ impl Detector {
 /// What the stages hand to the refinement.
 struct Stages {
     grid: BackgroundGrid,
-    z: Vec<f32>,
+    /// The normalized, clipped image, sigma.
+    z: Array2<f32>,
     peaks: Vec<Peak>,
 }

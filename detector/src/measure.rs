@@ -124,8 +124,6 @@ mod tests {
         let header = FrameHeader {
             frame_id: "f7".into(),
             sensor_id: "ogs".into(),
-            width: 512,
-            height: 512,
             start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
             exposure_s: 2.0,
             site: Some(GeodeticSite {

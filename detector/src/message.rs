@@ -34,7 +34,7 @@ impl Detections {
     /// frame has no WCS or no site: logged, the streaks still go out) and a cutout of each.
     pub fn of_frame(detector: &Detector, frame: &Frame) -> Result<Detections, DetectError> {
         let h = &frame.header;
-        let streaks = detector.detect(&frame.pixels, h.width, h.height)?;
+        let streaks = detector.detect(frame.pixels.view())?;
         let measurements = streaks
             .iter()
             .enumerate()
@@ -46,7 +46,7 @@ impl Detections {
             });
         let cutouts = streaks
             .iter()
-            .map(|s| cutout::cutout(&frame.pixels, h.width, h.height, s))
+            .map(|s| cutout::cutout(frame.pixels.view(), s))
             .collect();
         Ok(Detections {
             schema_version: SCHEMA_VERSION,

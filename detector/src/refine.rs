@@ -25,9 +25,10 @@
 //!    A kept streak is masked in turn, so the weaker peaks it causes (lines crossing it at
 //!    small angles) find nothing left and are rejected.
 
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip, s};
 use rayon::prelude::*;
 
-use crate::cpu::{BackgroundGrid, FrtLevel, Peak};
+use crate::cpu::{BackgroundGrid, FrtLevel, Peak, size};
 use crate::{DetectorConfig, Streak};
 
 /// Extent/fit rounds per candidate.
@@ -168,44 +169,42 @@ impl Line {
     }
 }
 
-/// The normalized image with its size, sampled at real coordinates.
+/// The normalized image, sampled at real coordinates.
 struct Image<'a> {
-    z: &'a [f32],
+    z: ArrayView2<'a, f32>,
     /// Stars and accepted streaks: no information about a candidate there (z is 0 there too).
-    masked: &'a [bool],
-    width: u32,
-    height: u32,
+    masked: ArrayView2<'a, bool>,
 }
 
 impl Image<'_> {
-    /// Index of the pixel nearest to `q`, if inside the frame.
-    fn index(&self, q: [f64; 2]) -> Option<usize> {
+    /// `(width, height)`, px.
+    fn size(&self) -> (u32, u32) {
+        size(&self.z)
+    }
+
+    /// `[row, column]` of the pixel nearest to `q`, if inside the frame.
+    fn index(&self, q: [f64; 2]) -> Option<[usize; 2]> {
+        let (width, height) = self.size();
         let (x, y) = (q[0].round(), q[1].round());
-        (x >= 0.0 && y >= 0.0 && x < f64::from(self.width) && y < f64::from(self.height))
-            .then(|| y as usize * self.width as usize + x as usize)
+        (x >= 0.0 && y >= 0.0 && x < f64::from(width) && y < f64::from(height))
+            .then_some([y as usize, x as usize])
     }
 
     fn nearest(&self, q: [f64; 2]) -> Option<f64> {
-        let (x, y) = (q[0].round(), q[1].round());
-        (x >= 0.0 && y >= 0.0 && x < f64::from(self.width) && y < f64::from(self.height))
-            .then(|| f64::from(self.z[y as usize * self.width as usize + x as usize]))
+        self.index(q).map(|at| f64::from(self.z[at]))
     }
 
     fn bilinear(&self, q: [f64; 2]) -> Option<f64> {
+        let (width, height) = self.size();
         let (x0, y0) = (q[0].floor(), q[1].floor());
         let (fx, fy) = (q[0] - x0, q[1] - y0);
-        if x0 < 0.0
-            || y0 < 0.0
-            || x0 + 1.0 >= f64::from(self.width)
-            || y0 + 1.0 >= f64::from(self.height)
-        {
+        if x0 < 0.0 || y0 < 0.0 || x0 + 1.0 >= f64::from(width) || y0 + 1.0 >= f64::from(height) {
             return self.nearest(q);
         }
-        let w = self.width as usize;
-        let i = y0 as usize * w + x0 as usize;
-        let v = |k: usize| f64::from(self.z[k]);
-        let top = v(i) + (v(i + 1) - v(i)) * fx;
-        let bottom = v(i + w) + (v(i + w + 1) - v(i + w)) * fx;
+        let (x, y) = (x0 as usize, y0 as usize);
+        let v = |y: usize, x: usize| f64::from(self.z[[y, x]]);
+        let top = v(y, x) + (v(y, x + 1) - v(y, x)) * fx;
+        let bottom = v(y + 1, x) + (v(y + 1, x + 1) - v(y + 1, x)) * fx;
         Some(top + (bottom - top) * fy)
     }
 }
@@ -213,56 +212,42 @@ impl Image<'_> {
 /// Streaks from the `peaks` of a frame (`pixels` in ADU, `z` its normalized clipped image),
 /// strongest first.
 pub(crate) fn streaks(
-    pixels: &[f32],
-    (width, height): (u32, u32),
+    pixels: ArrayView2<f32>,
     grid: &BackgroundGrid,
-    mut z: Vec<f32>,
+    mut z: Array2<f32>,
     peaks: &[Peak],
     config: &DetectorConfig,
 ) -> Vec<Streak> {
-    let raw: Vec<f32> = (0..width * height)
-        .into_par_iter()
-        .map(|i| {
-            let [bg, noise] = grid.at(i % width, i / width);
-            if noise > 0.0 {
-                (pixels[i as usize] - bg) / noise
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mut masked = star_mask(&raw, width, height, config.psf_sigma_px);
+    let raw = Zip::indexed(pixels).par_map_collect(|(y, x), &p| {
+        let [bg, noise] = grid.at(x as u32, y as u32);
+        if noise > 0.0 { (p - bg) / noise } else { 0.0 }
+    });
+    let mut masked = star_mask(raw.view(), config.psf_sigma_px);
     // The point sources the transform left out (bright star cores, hot pixels, cosmic rays) and
     // the pixels next to them: a star too close to something to look isolated is still no
     // evidence for a streak. Only their cores: a star on a streak's path hides no more of it
     // than it must (the profile clip bounds what the star's wings add).
     let reach = 1;
-    let (w, h) = (width as i32, height as i32);
-    for (i, _) in crate::cpu::point_sources_but_tips(&z, width, height, config)
-        .iter()
-        .enumerate()
+    let (h, w) = z.dim();
+    for ((y, x), _) in crate::cpu::point_sources_but_tips(z.view(), config)
+        .indexed_iter()
         .filter(|(_, p)| **p)
     {
-        let (x, y) = (i as i32 % w, i as i32 / w);
-        for yy in (y - reach).max(0)..=(y + reach).min(h - 1) {
-            for xx in (x - reach).max(0)..=(x + reach).min(w - 1) {
-                masked[(yy * w + xx) as usize] = true;
-            }
-        }
+        let rows = y.saturating_sub(reach)..=(y + reach).min(h - 1);
+        let cols = x.saturating_sub(reach)..=(x + reach).min(w - 1);
+        masked.slice_mut(s![rows, cols]).fill(true);
     }
-    for (value, m) in z.iter_mut().zip(&masked) {
-        if *m {
+    Zip::from(&mut z).and(&masked).for_each(|value, &m| {
+        if m {
             *value = 0.0;
         }
-    }
+    });
     // Most candidates are lines through stars: screen them all in parallel first. Blanking
     // accepted streaks below only removes signal, so a line screened out here would fail later.
     let candidates: Vec<Line> = {
         let image = Image {
-            z: &z,
-            masked: &masked,
-            width,
-            height,
+            z: z.view(),
+            masked: masked.view(),
         };
         merge(peaks, config)
             .into_par_iter()
@@ -272,10 +257,8 @@ pub(crate) fn streaks(
     let mut found: Vec<Streak> = Vec::new();
     for line in candidates {
         let image = Image {
-            z: &z,
-            masked: &masked,
-            width,
-            height,
+            z: z.view(),
+            masked: masked.view(),
         };
         let Some((line, ta, tb)) = refine(&image, line, config) else {
             continue;
@@ -283,12 +266,12 @@ pub(crate) fn streaks(
         let measured = Measured {
             pixels,
             grid,
-            raw: &raw,
+            raw: raw.view(),
         };
         let Some(streak) = measure(&measured, &image, &line, ta, tb, config) else {
             continue;
         };
-        blank(&mut z, &mut masked, (width, height), &line, ta, tb, config);
+        blank(z.view_mut(), masked.view_mut(), &line, ta, tb, config);
         match found
             .iter_mut()
             .find(|kept| collinear(kept, &streak, config))
@@ -359,13 +342,13 @@ fn joined(kept: &Streak, piece: &Streak) -> Streak {
 }
 
 /// Pixels of stars in the unclipped normalized image `raw` (see the module documentation).
-fn star_mask(raw: &[f32], width: u32, height: u32, psf_sigma: f32) -> Vec<bool> {
-    let (w, h) = (width as i32, height as i32);
+fn star_mask(raw: ArrayView2<f32>, psf_sigma: f32) -> Array2<bool> {
+    let (h, w) = (raw.nrows() as i32, raw.ncols() as i32);
     let pixel = |x: i32, y: i32| -> f32 {
         if x < 0 || y < 0 || x >= w || y >= h {
             0.0
         } else {
-            raw[(y * w + x) as usize]
+            raw[[y as usize, x as usize]]
         }
     };
     // Bilinear, so that the diagonal probes are as far out as the axial ones.
@@ -384,10 +367,10 @@ fn star_mask(raw: &[f32], width: u32, height: u32, psf_sigma: f32) -> Vec<bool> 
             (angle.cos(), angle.sin())
         })
         .collect();
-    let mut mask = vec![false; raw.len()];
+    let mut mask = Array2::from_elem(raw.raw_dim(), false);
     for y in 0..h {
         for x in 0..w {
-            let v = raw[(y * w + x) as usize];
+            let v = pixel(x, y);
             if v < STAR_PEAK_SIGMA {
                 continue;
             }
@@ -437,7 +420,7 @@ fn star_mask(raw: &[f32], width: u32, height: u32, psf_sigma: f32) -> Vec<bool> 
             for yy in (y - reach).max(0)..=(y + reach).min(h - 1) {
                 for xx in (x - reach).max(0)..=(x + reach).min(w - 1) {
                     if ((xx - x) as f32).hypot((yy - y) as f32) <= radius {
-                        mask[(yy * w + xx) as usize] = true;
+                        mask[[yy as usize, xx as usize]] = true;
                     }
                 }
             }
@@ -463,7 +446,8 @@ fn merge(peaks: &[Peak], config: &DetectorConfig) -> Vec<Line> {
 /// Profile along `line` over its chord: `(t of the first sample, values)`, one value per px
 /// of `t`, each a [`sample`] on the line itself.
 fn profile(image: &Image, line: &Line, sigma: f64) -> Option<(f64, Vec<Option<f64>>)> {
-    let (lo, hi) = line.chord(image.width, image.height)?;
+    let (width, height) = image.size();
+    let (lo, hi) = line.chord(width, height)?;
     let t0 = lo.ceil();
     let steps = (hi.floor() - t0) as i64 + 1;
     let weights = cross_weights(sigma);
@@ -490,17 +474,17 @@ fn cross_weights(sigma: f64) -> Vec<(f64, f64)> {
 fn sample(image: &Image, line: &Line, t: f64, offset: f64, weights: &[(f64, f64)]) -> Option<f64> {
     if image
         .index(line.at(t, offset))
-        .is_none_or(|k| image.masked[k])
+        .is_none_or(|at| image.masked[at])
     {
         return None;
     }
     let (mut sum, mut norm) = (0.0, 0.0);
     for &(u, w) in weights {
-        if let Some(k) = image
+        if let Some(at) = image
             .index(line.at(t, offset + u))
-            .filter(|&k| !image.masked[k])
+            .filter(|&at| !image.masked[at])
         {
-            sum += w * f64::from(image.z[k]);
+            sum += w * f64::from(image.z[at]);
             norm += w * w;
         }
     }
@@ -780,7 +764,8 @@ fn fit_line(image: &Image, line: &Line, ta: f64, tb: f64, sigma: f64) -> Option<
     })
 }
 
-/// Pixels within `margin_t` of the segment `[ta, tb]` along the line and `margin_u` across it.
+/// Pixels within `margin_t` of the segment `[ta, tb]` along the line and `margin_u` across it:
+/// `([row, column], t, u)`.
 fn band(
     (width, height): (u32, u32),
     line: &Line,
@@ -788,7 +773,7 @@ fn band(
     tb: f64,
     margin_t: f64,
     margin_u: f64,
-) -> Vec<(usize, f64, f64)> {
+) -> Vec<([usize; 2], f64, f64)> {
     let ends = [line.at(ta, 0.0), line.at(tb, 0.0)];
     let reach = margin_t.max(margin_u) + 1.0;
     let clamp = |v: f64, extent: u32| v.clamp(0.0, f64::from(extent - 1)) as usize;
@@ -801,7 +786,7 @@ fn band(
         for x in x0..=x1 {
             let (t, u) = line.coords([x as f64, y as f64]);
             if t >= ta - margin_t && t <= tb + margin_t && u.abs() <= margin_u {
-                out.push((y * width as usize + x, t, u));
+                out.push(([y, x], t, u));
             }
         }
     }
@@ -811,10 +796,10 @@ fn band(
 /// The frame as the measurement sees it.
 struct Measured<'a> {
     /// Frame, ADU.
-    pixels: &'a [f32],
+    pixels: ArrayView2<'a, f32>,
     grid: &'a BackgroundGrid,
     /// Unclipped normalized image, sigma.
-    raw: &'a [f32],
+    raw: ArrayView2<'a, f32>,
 }
 
 /// Flux, width and S/N of the segment `[ta, tb]` of `line`; `None` when it fails the
@@ -833,27 +818,20 @@ fn measure(
     if tb - ta < f64::from(config.min_length_px) {
         return None;
     }
-    let width = image.width as usize;
     let (mut flux, mut mf_raw, mut mf_clipped, mut mf_norm) = (0.0, 0.0, 0.0, 0.0);
     // Excess (ADU) of the pixels in bins of CROSS_BIN_PX across the line; each bin's median
     // makes the cross profile, blind to the few pixels of a star in the band.
     let bins = (2.0 * WIDTH_WINDOW_SIGMA * sigma / CROSS_BIN_PX).ceil() as usize + 1;
     let mut cross: Vec<Vec<f64>> = vec![Vec::new(); bins];
     let reach = WIDTH_WINDOW_SIGMA * sigma;
-    for (i, t, u) in band(
-        (image.width, image.height),
-        line,
-        ta,
-        tb,
-        3.0 * sigma,
-        reach,
-    ) {
-        let [bg, _] = frame.grid.at((i % width) as u32, (i / width) as u32);
-        let excess = f64::from(frame.pixels[i]) - f64::from(bg);
+    for (at, t, u) in band(image.size(), line, ta, tb, 3.0 * sigma, reach) {
+        let [y, x] = at;
+        let [bg, _] = frame.grid.at(x as u32, y as u32);
+        let excess = f64::from(frame.pixels[at]) - f64::from(bg);
         if u.abs() <= 3.0 * sigma {
             flux += excess;
         }
-        if t < ta || t > tb || image.masked[i] {
+        if t < ta || t > tb || image.masked[at] {
             continue;
         }
         let bin = (((u + reach) / CROSS_BIN_PX).round() as usize).min(bins - 1);
@@ -862,8 +840,8 @@ fn measure(
             continue;
         }
         let m = (-u * u / (2.0 * sigma * sigma)).exp();
-        mf_raw += m * f64::from(frame.raw[i]);
-        mf_clipped += m * f64::from(image.z[i]);
+        mf_raw += m * f64::from(frame.raw[at]);
+        mf_clipped += m * f64::from(image.z[at]);
         mf_norm += m * m;
     }
     if mf_norm <= 0.0 {
@@ -923,18 +901,18 @@ fn gaussian_sigma(profile: &[(f64, f64)], psf_sigma: f64) -> f64 {
 
 /// Masks an accepted streak (and sets z to 0 there) so that lines crossing it find nothing.
 fn blank(
-    z: &mut [f32],
-    masked: &mut [bool],
-    size: (u32, u32),
+    mut z: ArrayViewMut2<f32>,
+    mut masked: ArrayViewMut2<bool>,
     line: &Line,
     ta: f64,
     tb: f64,
     config: &DetectorConfig,
 ) {
     let sigma = f64::from(config.psf_sigma_px);
-    for (i, _, _) in band(size, line, ta, tb, 5.0 * sigma + 2.0, 5.0 * sigma + 1.5) {
-        z[i] = 0.0;
-        masked[i] = true;
+    let dims = size(&z.view());
+    for (at, _, _) in band(dims, line, ta, tb, 5.0 * sigma + 2.0, 5.0 * sigma + 1.5) {
+        z[at] = 0.0;
+        masked[at] = true;
     }
 }
 
@@ -965,34 +943,30 @@ mod tests {
     fn local_background_takes_off_the_sky_but_not_a_line() {
         // A thin line along row 30 (1 sigma peak, PSF sigma 1.2 px), alone or on a sky level
         // and gradient across it that the background model left in z (as in a galaxy's halo).
-        let (width, height, sigma) = (200u32, 60u32, 1.2);
-        let image = |sky: f64, gradient: f64| -> Vec<f32> {
-            (0..width * height)
-                .map(|i| {
-                    let y = f64::from(i / width) - 30.0;
-                    let streak = (-y * y / (2.0 * sigma * sigma)).exp();
-                    (streak + sky + gradient * y) as f32
-                })
-                .collect()
+        let sigma = 1.2;
+        let image = |sky: f64, gradient: f64| -> Array2<f32> {
+            Array2::from_shape_fn((60, 200), |(y, _)| {
+                let y = y as f64 - 30.0;
+                let streak = (-y * y / (2.0 * sigma * sigma)).exp();
+                (streak + sky + gradient * y) as f32
+            })
         };
-        let masked = vec![false; (width * height) as usize];
+        let masked = Array2::from_elem((60, 200), false);
         let line = Line {
             p: [0.0, 30.0],
             d: [1.0, 0.0],
         };
-        let snr = |z: &[f32]| {
+        let snr = |z: Array2<f32>| {
             let image = Image {
-                z,
-                masked: &masked,
-                width,
-                height,
+                z: z.view(),
+                masked: masked.view(),
             };
             let (t0, values) = profile(&image, &line, sigma).unwrap();
             let local = less_local_background(&image, &line, t0, &values, sigma, 32);
             (robust_snr(&values), robust_snr(&local))
         };
-        let (alone, alone_local) = snr(&image(0.0, 0.0));
-        let (lifted, lifted_local) = snr(&image(0.5, 0.02));
+        let (alone, alone_local) = snr(image(0.0, 0.0));
+        let (lifted, lifted_local) = snr(image(0.5, 0.02));
         assert!(
             lifted > 1.5 * alone,
             "the sky lifts the plain S/N: {lifted} vs {alone}"

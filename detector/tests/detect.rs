@@ -4,6 +4,7 @@ mod common;
 
 use common::TruthStreak;
 use kessler_detector::{Backend, DetectError, Detector, DetectorConfig};
+use ndarray::Array2;
 use std::time::Instant;
 
 const SIZE: u32 = 512;
@@ -72,9 +73,7 @@ fn run_all(detector: &Detector) {
         let pixels = common::frame(seed, SIZE, SIZE, 150, &truth);
         let (angle, end) = common::check_detection(
             detector,
-            &pixels,
-            SIZE,
-            SIZE,
+            pixels.view(),
             &truth,
             MAX_ANGLE_DEG,
             MAX_ENDPOINT_PX,
@@ -86,7 +85,7 @@ fn run_all(detector: &Detector) {
     }
     for seed in 100..105 {
         let pixels = common::frame(seed, SIZE, SIZE, 250, &[]);
-        common::check_detection(detector, &pixels, SIZE, SIZE, &[], 0.0, 0.0);
+        common::check_detection(detector, pixels.view(), &[], 0.0, 0.0);
     }
     eprintln!(
         "[{}] 7 frames of {SIZE}x{SIZE}: {:.2} s per frame",
@@ -112,8 +111,8 @@ fn gpu_and_cpu_agree_on_a_frame() {
     let gpu = Detector::new(Backend::Gpu(gpu), DetectorConfig::default());
     let cpu = Detector::new(Backend::Cpu, DetectorConfig::default());
     let pixels = common::frame(21, 400, 300, 100, &three_streaks()[..1]);
-    let a = gpu.detect(&pixels, 400, 300).unwrap();
-    let b = cpu.detect(&pixels, 400, 300).unwrap();
+    let a = gpu.detect(pixels.view()).unwrap();
+    let b = cpu.detect(pixels.view()).unwrap();
     assert_eq!(a.len(), 1);
     assert_eq!(a.len(), b.len());
     for (g, c) in a.iter().zip(&b) {
@@ -126,16 +125,17 @@ fn gpu_and_cpu_agree_on_a_frame() {
 #[test]
 fn bad_frames_are_reported() {
     let detector = Detector::new(Backend::Cpu, DetectorConfig::default());
-    let mut pixels = vec![1000.0f32; 64 * 64];
-    let err = detector.detect(&pixels, 64, 63).unwrap_err();
+    // (A pixel count that disagrees with the size cannot be passed: the size is the array's shape.)
+    let mut pixels = Array2::from_elem((64, 64), 1000.0f32);
+    pixels[[5, 3]] = f32::NAN;
+    let err = detector.detect(pixels.view()).unwrap_err();
     assert!(
-        matches!(err, DetectError::BadInput { .. }) && err.to_string().contains("4096 pixels"),
+        matches!(err, DetectError::BadInput { .. }) && err.to_string().contains("(x 3, y 5)"),
         "{err}"
     );
-    pixels[64 * 5 + 3] = f32::NAN;
-    let err = detector.detect(&pixels, 64, 64).unwrap_err();
-    assert!(err.to_string().contains("(x 3, y 5)"), "{err}");
-    let err = detector.detect(&pixels[..16], 4, 4).unwrap_err();
+    let err = detector
+        .detect(pixels.slice(ndarray::s![..4, ..4]))
+        .unwrap_err();
     assert!(err.to_string().contains("sides"), "{err}");
     let bad = Detector::new(
         Backend::Cpu,
@@ -144,7 +144,7 @@ fn bad_frames_are_reported() {
             ..DetectorConfig::default()
         },
     );
-    let err = bad.detect(&vec![0.0; 64 * 64], 64, 64).unwrap_err();
+    let err = bad.detect(Array2::zeros((64, 64)).view()).unwrap_err();
     assert!(matches!(err, DetectError::BadConfig(_)), "{err}");
 }
 

@@ -11,13 +11,14 @@
 mod common;
 
 use kessler_detector::{BackgroundGrid, DetectorConfig, FrtLevel, cpu};
+use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const TOLERANCE: f32 = 1e-4;
 
 /// Noise with clumps and outliers, a size with partial edge tiles.
-fn random_frame(seed: u64, width: u32, height: u32) -> Vec<f32> {
+fn random_frame(seed: u64, width: u32, height: u32) -> Array2<f32> {
     let truth = [common::TruthStreak {
         x1: 20.0,
         y1: 30.0,
@@ -27,16 +28,19 @@ fn random_frame(seed: u64, width: u32, height: u32) -> Vec<f32> {
     }];
     let mut pixels = common::frame(seed, width, height, 60, &truth);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let flat = pixels.as_slice_mut().expect("standard layout");
     for _ in 0..200 {
-        let i = rng.random_range(0..pixels.len());
-        pixels[i] = rng.random_range(-50.0..70000.0);
+        let i = rng.random_range(0..flat.len());
+        flat[i] = rng.random_range(-50.0..70000.0);
     }
     pixels
 }
 
-fn max_scaled_error(gpu: &[f32], cpu: &[f32]) -> f32 {
-    assert_eq!(gpu.len(), cpu.len());
-    gpu.iter()
+fn max_scaled_error<'a>(
+    gpu: impl IntoIterator<Item = &'a f32>,
+    cpu: impl IntoIterator<Item = &'a f32>,
+) -> f32 {
+    gpu.into_iter()
         .zip(cpu)
         .map(|(g, c)| (g - c).abs() / c.abs().max(1.0))
         .fold(0.0, f32::max)
@@ -48,8 +52,8 @@ fn background_matches_cpu() {
     let config = DetectorConfig::default();
     for (seed, width, height) in [(1, 300, 200), (2, 257, 129)] {
         let pixels = random_frame(seed, width, height);
-        let reference = cpu::background(&pixels, width, height, &config);
-        let result = gpu.background(&pixels, width, height, &config).unwrap();
+        let reference = cpu::background(pixels.view(), &config);
+        let result = gpu.background(pixels.view(), &config).unwrap();
         assert_eq!(
             (result.tiles_x, result.tiles_y),
             (reference.tiles_x, reference.tiles_y)
@@ -115,8 +119,8 @@ fn background_of_small_tiles_matches_cpu() {
         ..DetectorConfig::default()
     };
     let pixels = random_frame(3, 100, 90);
-    let reference = cpu::background(&pixels, 100, 90, &config);
-    let result = gpu.background(&pixels, 100, 90, &config).unwrap();
+    let reference = cpu::background(pixels.view(), &config);
+    let result = gpu.background(pixels.view(), &config).unwrap();
     for (g, c) in result.stats.iter().zip(&reference.stats) {
         for k in 0..2 {
             assert!(
@@ -131,13 +135,11 @@ fn background_of_small_tiles_matches_cpu() {
 fn normalize_matches_cpu() {
     let gpu = common::gpu();
     let config = DetectorConfig::default();
-    let (width, height) = (300, 200);
-    let pixels = random_frame(4, width, height);
-    let grid = cpu::background(&pixels, width, height, &config);
-    let reference = cpu::normalize(&pixels, width, height, &grid, &config);
-    let result = gpu
-        .normalize(&pixels, width, height, &grid, &config)
-        .unwrap();
+    let pixels = random_frame(4, 300, 200);
+    let grid = cpu::background(pixels.view(), &config);
+    let reference = cpu::normalize(pixels.view(), &grid, &config);
+    let result = gpu.normalize(pixels.view(), &grid, &config).unwrap();
+    assert_eq!(result.dim(), reference.dim());
     let err = max_scaled_error(&result, &reference);
     assert!(err <= TOLERANCE, "largest scaled error {err}");
     let clipped = reference.iter().filter(|v| v.abs() >= 5.0).count();
@@ -152,34 +154,29 @@ fn point_sources_and_matched_filter_match_cpu() {
     let mut rng = StdRng::seed_from_u64(7);
     // Uniform in [-2, 2), 0.3% of the pixels at the clip (point sources), and a bright line
     // at the clip along row 50 (not masked but for its ends).
-    let z: Vec<f32> = (0..width * height)
-        .map(|i| {
-            if i / width == 50 && (10..140).contains(&(i % width)) || rng.random_bool(0.003) {
-                config.clip_hi
-            } else {
-                rng.random_range(-2.0..2.0)
-            }
-        })
-        .collect();
-    let sources = cpu::point_sources(&z, width, height, &config);
+    // Row-major, so that the random values of the seed land where they always did.
+    let z = Array2::from_shape_fn((height, width), |(y, x)| {
+        if y == 50 && (10..140).contains(&x) || rng.random_bool(0.003) {
+            config.clip_hi
+        } else {
+            rng.random_range(-2.0..2.0)
+        }
+    });
+    let sources = cpu::point_sources(z.view(), &config);
     assert_eq!(
-        gpu.point_sources(&z, width, height, &config).unwrap(),
+        gpu.point_sources(z.view(), &config).unwrap(),
         sources,
         "point sources"
     );
     let isolated = sources.iter().filter(|s| **s != 0).count();
     assert!(isolated > 20, "{isolated} point sources");
-    assert_eq!(
-        sources[50 * width as usize + 70],
-        0,
-        "the line is no point source"
-    );
-    let reference = cpu::matched_filter(&z, &sources, width, height, &config);
+    assert_eq!(sources[[50, 70]], 0, "the line is no point source");
+    let reference = cpu::matched_filter(z.view(), sources.view(), &config);
     let result = gpu
-        .matched_filter(&z, &sources, width, height, &config)
+        .matched_filter(z.view(), sources.view(), &config)
         .unwrap();
-    let flat = |v: &[[f32; 2]]| -> Vec<f32> { v.iter().flatten().copied().collect() };
-    let err = max_scaled_error(&flat(&result), &flat(&reference));
+    assert_eq!(result.dim(), reference.dim());
+    let err = max_scaled_error(result.iter().flatten(), reference.iter().flatten());
     assert!(err <= TOLERANCE, "largest scaled error {err}");
     let masked = reference.iter().filter(|v| v[1] == 0.0).count();
     assert!(
@@ -195,14 +192,14 @@ fn frt_matches_cpu() {
     let gpu = common::gpu();
     let (width, height) = (150, 77);
     let mut rng = StdRng::seed_from_u64(5);
-    let zf: Vec<[f32; 2]> = (0..width * height)
-        .map(|_| [rng.random_range(-3.0..3.0), f32::from(rng.random_bool(0.9))])
-        .collect();
+    let zf = Array2::from_shape_simple_fn((height as usize, width as usize), || {
+        [rng.random_range(-3.0..3.0), f32::from(rng.random_bool(0.9))]
+    });
     for orientation in [cpu::ROWS, cpu::COLUMNS] {
         let mut previous = Vec::new();
         for level in FrtLevel::all(width, height, orientation) {
-            let reference = cpu::frt_level(&zf, width, &level, &previous);
-            let result = gpu.frt_level(&zf, width, height, &level).unwrap();
+            let reference = cpu::frt_level(zf.view(), &level, &previous);
+            let result = gpu.frt_level(zf.view(), &level).unwrap();
             assert_eq!(result.len(), reference.len());
             for (i, (g, c)) in result.iter().zip(&reference).enumerate() {
                 for k in 0..2 {

@@ -56,8 +56,7 @@ fn truth() -> Vec<(&'static str, Vec<TruthRow>)> {
 fn check(detector: &Detector) {
     for (file, lines) in truth() {
         let frame = fits::read_fits(&reference(file), "reference").unwrap();
-        let h = &frame.header;
-        let found: Vec<Streak> = detector.detect(&frame.pixels, h.width, h.height).unwrap();
+        let found: Vec<Streak> = detector.detect(frame.pixels.view()).unwrap();
         for t in &lines {
             assert!(
                 found.iter().any(|d| matches(d, t)),

@@ -370,8 +370,6 @@ mod tests {
             header: FrameHeader {
                 frame_id: id.into(),
                 sensor_id: "ogs".into(),
-                width: side,
-                height: side,
                 start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
                 exposure_s: 1.0,
                 site: None,
@@ -379,7 +377,11 @@ mod tests {
                 radar: None,
                 instrument: None,
             },
-            pixels: (0..side * side).map(|i| (i % 65536) as f32).collect(),
+            pixels: ndarray::Array2::from_shape_vec(
+                (side as usize, side as usize),
+                (0..side * side).map(|i| (i % 65536) as f32).collect(),
+            )
+            .unwrap(),
         }
     }
 

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use hifitime::Epoch;
+use ndarray::Array2;
 
 use crate::frame::{Frame, FrameHeader, GeodeticSite, Instrument, RadarAxes, fits_in_u16};
 use crate::wcs::{Keywords, Wcs, WcsError};
@@ -606,17 +607,20 @@ pub fn parse_fits(
             _ => f64::from_be_bytes(b.try_into().expect("8 bytes")),
         }
     };
-    let mut pixels = Vec::with_capacity(width * height);
-    let mut undefined = vec![];
-    for i in 0..width * height {
-        let r = raw(i);
-        let v = (bzero + bscale * r) as f32;
-        if !v.is_finite() || blank == Some(r) {
-            undefined.push(i);
-        }
-        pixels.push(v);
-    }
-    fill_undefined(name, &mut pixels, &undefined, width)?;
+    // A BLANK value is undefined like a NaN: both are replaced below.
+    let decoded: Vec<f32> = (0..width * height)
+        .map(|i| {
+            let r = raw(i);
+            if blank == Some(r) {
+                f32::NAN
+            } else {
+                (bzero + bscale * r) as f32
+            }
+        })
+        .collect();
+    let mut pixels = Array2::from_shape_vec((height, width), decoded)
+        .expect("NAXIS1 x NAXIS2 values were decoded");
+    fill_undefined(name, &mut pixels)?;
     let start = parse_start(&cards)?;
     let exposure_s = match cards.f64("EXPTIME")? {
         Some(v) => v,
@@ -632,8 +636,6 @@ pub fn parse_fits(
         sensor_id: cards
             .string("KSENSOR")
             .unwrap_or_else(|| default_sensor.into()),
-        width: width as u32,
-        height: height as u32,
         start,
         exposure_s,
         site: parse_site(&cards)?,
@@ -648,16 +650,16 @@ pub fn parse_fits(
 /// saturated cores are normal in reduced frames, a frame mostly undefined is not a frame.
 pub const MAX_UNDEFINED_FRACTION: f64 = 0.1;
 
-/// Replace the undefined pixels at `undefined` by the median of the defined ones (the sky level, so that the
+/// Replace the undefined pixels (NaN, infinite) by the median of the defined ones (the sky level, so that the
 /// detector sees neither a hole nor a streak), or refuse the frame when more than [`MAX_UNDEFINED_FRACTION`] of it
 /// is undefined.
-fn fill_undefined(
-    name: &str,
-    pixels: &mut [f32],
-    undefined: &[usize],
-    width: usize,
-) -> Result<(), FitsError> {
-    let Some(&first) = undefined.first() else {
+fn fill_undefined(name: &str, pixels: &mut Array2<f32>) -> Result<(), FitsError> {
+    let undefined: Vec<(usize, usize)> = pixels
+        .indexed_iter()
+        .filter(|(_, v)| !v.is_finite())
+        .map(|(at, _)| at)
+        .collect();
+    let Some(&(y, x)) = undefined.first() else {
         return Ok(());
     };
     if undefined.len() as f64 > MAX_UNDEFINED_FRACTION * pixels.len() as f64 {
@@ -665,18 +667,15 @@ fn fill_undefined(
             path: name.into(),
             count: undefined.len(),
             total: pixels.len(),
-            x: first % width,
-            y: first / width,
+            x,
+            y,
         });
-    }
-    for &i in undefined {
-        pixels[i] = f32::NAN;
     }
     let mut defined: Vec<f32> = pixels.iter().copied().filter(|v| v.is_finite()).collect();
     let mid = defined.len() / 2;
     let (_, &mut median, _) = defined.select_nth_unstable_by(mid, f32::total_cmp);
-    for &i in undefined {
-        pixels[i] = median;
+    for &at in &undefined {
+        pixels[at] = median;
     }
     tracing::warn!(
         file = name,
@@ -709,8 +708,8 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
             "bits per pixel",
         ),
         card("NAXIS", "2", "image"),
-        card("NAXIS1", &h.width.to_string(), "columns"),
-        card("NAXIS2", &h.height.to_string(), "rows"),
+        card("NAXIS1", &frame.width().to_string(), "columns"),
+        card("NAXIS2", &frame.height().to_string(), "rows"),
     ];
     if as_u16 {
         cards.push(card("BZERO", "32768", "unsigned 16-bit"));
@@ -779,6 +778,7 @@ pub fn encode_fits(frame: &Frame) -> Vec<u8> {
     cards.push(format!("{:<80}", "END"));
     let mut out: Vec<u8> = cards.concat().into_bytes();
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
+    // Row-major, x fastest: the FITS data order (NAXIS1 varies fastest).
     for &v in &frame.pixels {
         if as_u16 {
             out.extend_from_slice(&((v as i32 - 32768) as i16).to_be_bytes());
@@ -802,13 +802,12 @@ pub fn write_fits(path: &Path, frame: &Frame) -> Result<(), FitsError> {
 mod tests {
     use super::*;
 
+    /// A 3 x 2 frame of `pixels` (row-major).
     fn frame(pixels: Vec<f32>) -> Frame {
         Frame {
             header: FrameHeader {
                 frame_id: "f1".into(),
                 sensor_id: "tel-1".into(),
-                width: 3,
-                height: 2,
                 start: Epoch::from_gregorian_utc(2006, 6, 26, 21, 0, 1, 250_000_000),
                 exposure_s: 2.5,
                 site: Some(GeodeticSite {
@@ -820,7 +819,7 @@ mod tests {
                 radar: None,
                 instrument: None,
             },
-            pixels,
+            pixels: Array2::from_shape_vec((2, 3), pixels).unwrap(),
         }
     }
 
@@ -994,7 +993,7 @@ mod tests {
         ];
         for (bitpix, scaling, data, want) in cases {
             let f = parse_fits("f", &image(bitpix, &scaling, &data), "f", "s").unwrap();
-            assert_eq!(f.pixels, want, "BITPIX {bitpix}");
+            assert_eq!(f.pixels, ndarray::arr2(&[want]), "BITPIX {bitpix}");
         }
     }
 
@@ -1038,7 +1037,7 @@ mod tests {
         );
         let f = parse_fits("mef", &[primary.clone(), table, ext].concat(), "f", "s").unwrap();
         // The primary's BZERO is not inherited, its DATE-OBS is; the extension's own EXPTIME wins.
-        assert_eq!(f.pixels, [3.0, 4.0]);
+        assert_eq!(f.pixels, ndarray::arr2(&[[3.0, 4.0]]));
         assert_eq!(
             f.header.start,
             Epoch::from_gregorian_utc(2006, 6, 26, 22, 0, 1, 500_000_000)
@@ -1204,7 +1203,7 @@ mod tests {
         ];
         cards.extend_from_slice(&TIME);
         let f = parse_fits("n.fits", &hdu(&cards, &pixels), "f", "s").unwrap();
-        assert_eq!(f.pixels[1], 110.0);
+        assert_eq!(f.pixels[[0, 1]], 110.0);
         let nans: Vec<u8> = (0..20).flat_map(|_| f32::NAN.to_be_bytes()).collect();
         let err = parse_fits("n.fits", &hdu(&cards, &nans), "f", "s")
             .unwrap_err()
@@ -1228,7 +1227,7 @@ mod tests {
         assert_eq!(
             parse_fits("b.fits", &hdu(&cards, &ints), "f", "s")
                 .unwrap()
-                .pixels[0],
+                .pixels[[0, 0]],
             100.0
         );
     }

@@ -1,6 +1,7 @@
 //! A frame: one exposure of one sensor, its pixels and what is known about where and when it was taken.
 
 use hifitime::{Duration, Epoch};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::wcs::Wcs;
@@ -118,17 +119,13 @@ pub struct Instrument {
     pub psf_fwhm_px: Option<f64>,
 }
 
-/// Everything about a frame except its pixels.
+/// Everything about a frame except its pixels (and so its size: that is the shape of [`Frame::pixels`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameHeader {
     /// Unique id of the frame (the file stem for files): the key that makes downstream idempotent.
     pub frame_id: String,
     /// The sensor that took the frame.
     pub sensor_id: String,
-    /// Columns (FITS NAXIS1).
-    pub width: u32,
-    /// Rows (FITS NAXIS2).
-    pub height: u32,
     /// Start of the exposure (shutter open), UTC; on the wire `YYYY-MM-DDThh:mm:ss[.f] UTC`.
     #[serde(deserialize_with = "deserialize_utc")]
     pub start: Epoch,
@@ -151,22 +148,34 @@ impl FrameHeader {
     pub fn end(&self) -> Epoch {
         self.start + Duration::from_seconds(self.exposure_s)
     }
-
-    /// Number of pixels, width x height.
-    pub fn pixel_count(&self) -> usize {
-        self.width as usize * self.height as usize
-    }
 }
 
-/// A frame: header and pixel values (ADU), row-major, `width * height` of them; pixel (x, y) is at `y * width + x`.
+/// A frame: header and pixel values (ADU).
+///
+/// `pixels` has shape `(height, width)`: row `y` is image row `y` (FITS NAXIS2), column `x` is FITS NAXIS1, so pixel
+/// (x, y) is `pixels[[y, x]]`. The size lives only in the array's shape, so a header and pixels of different sizes
+/// cannot be put together; the readers ([`crate::fits`], [`crate::raster`], [`crate::envelope`]) check the size a
+/// file or message declares against the pixels it holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     pub header: FrameHeader,
-    pub pixels: Vec<f32>,
+    pub pixels: Array2<f32>,
+}
+
+impl Frame {
+    /// Columns (FITS NAXIS1).
+    pub fn width(&self) -> usize {
+        self.pixels.ncols()
+    }
+
+    /// Rows (FITS NAXIS2).
+    pub fn height(&self) -> usize {
+        self.pixels.nrows()
+    }
 }
 
 /// Whether every pixel is an integer in 0..=65535, so the frame can be stored as unsigned 16-bit without loss.
-pub fn fits_in_u16(pixels: &[f32]) -> bool {
+pub fn fits_in_u16(pixels: &Array2<f32>) -> bool {
     pixels
         .iter()
         .all(|&v| v.fract() == 0.0 && (0.0..=65535.0).contains(&v))

@@ -118,8 +118,6 @@ mod tests {
             header: FrameHeader {
                 frame_id: id.into(),
                 sensor_id: "ogs".into(),
-                width: 100,
-                height: 100,
                 start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
                 exposure_s: 1.0,
                 site: None,
@@ -127,7 +125,11 @@ mod tests {
                 radar: None,
                 instrument: None,
             },
-            pixels: (0..10_000).map(|i| (i % 4000) as f32).collect(),
+            pixels: ndarray::Array2::from_shape_vec(
+                (100, 100),
+                (0..10_000).map(|i| (i % 4000) as f32).collect(),
+            )
+            .unwrap(),
         }
     }
 

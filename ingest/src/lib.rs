@@ -1,8 +1,11 @@
 //! Frames into kessler: the [`Frame`] type and its header, FITS reading and writing, the envelope that carries a
 //! frame on the wire, and the transports that move messages between stages.
 //!
-//! - [`Frame`] / [`FrameHeader`]: pixels (row-major f32 ADU) with sensor, site, exposure start (UTC) and length, and
-//!   the [`Wcs`] that maps pixels to ICRS right ascension and declination.
+//! - [`Frame`] / [`FrameHeader`]: pixels (f32 ADU, an [`ndarray::Array2`] of shape `(height, width)`: pixel (x, y)
+//!   is `pixels[[y, x]]`) with sensor, site, exposure start (UTC) and length, and the [`Wcs`] that maps pixels to
+//!   ICRS right ascension and declination. A frame's size is the shape of its pixel array and nothing else (the
+//!   header has no width or height to disagree with it); the readers check the size a file or message declares
+//!   against the pixels it holds, once, where they decode it.
 //! - [`fits`]: read the first image HDU of a FITS file, plain or tile-compressed (fpack's `.fz`), into a frame;
 //!   write a frame as FITS.
 //! - [`raster`]: PNG and TIFF frames (8/16-bit grey) with a JSON sidecar for time, site, WCS and camera.
@@ -20,13 +23,12 @@
 //! ```
 //! use kessler_ingest::{envelope, Frame, FrameHeader, Wcs};
 //! use hifitime::Epoch;
+//! use ndarray::array;
 //!
 //! let frame = Frame {
 //!     header: FrameHeader {
 //!         frame_id: "night1-0001".into(),
 //!         sensor_id: "ogs".into(),
-//!         width: 2,
-//!         height: 1,
 //!         start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
 //!         exposure_s: 2.0,
 //!         site: None,
@@ -34,8 +36,10 @@
 //!         radar: None,
 //!         instrument: None,
 //!     },
-//!     pixels: vec![1000.0, 1010.0],
+//!     // One row, two columns.
+//!     pixels: array![[1000.0, 1010.0]],
 //! };
+//! assert_eq!((frame.width(), frame.height()), (2, 1));
 //! let bytes = envelope::encode(&frame).unwrap();
 //! assert_eq!(envelope::decode(&bytes).unwrap(), frame);
 //! ```

@@ -29,6 +29,7 @@
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageReader};
+use ndarray::Array2;
 use serde::Deserialize;
 
 use crate::fits::MAX_SIDE;
@@ -227,8 +228,6 @@ fn frame(
     let header = FrameHeader {
         frame_id: frame_id.into(),
         sensor_id: sidecar.sensor.unwrap_or_else(|| default_sensor.into()),
-        width,
-        height,
         start,
         exposure_s: sidecar.exposure_s,
         site: sidecar.site,
@@ -236,12 +235,14 @@ fn frame(
         radar: None,
         instrument: (instrument != Instrument::default()).then_some(instrument),
     };
+    let pixels = stored
+        .into_iter()
+        .map(|v| bzero as f32 + bscale as f32 * v)
+        .collect();
     Ok(Frame {
         header,
-        pixels: stored
-            .into_iter()
-            .map(|v| bzero as f32 + bscale as f32 * v)
-            .collect(),
+        pixels: Array2::from_shape_vec((height as usize, width as usize), pixels)
+            .expect("an image holds width x height pixels"),
     })
 }
 
@@ -285,10 +286,13 @@ mod tests {
             "default",
         )
         .unwrap();
-        assert_eq!(png.pixels, [100.0, 101.0, 102.0, 1100.0, 1101.0, 1102.0]);
+        assert_eq!(
+            png.pixels,
+            ndarray::arr2(&[[100.0, 101.0, 102.0], [1100.0, 1101.0, 1102.0]])
+        );
         let h = &png.header;
         assert_eq!((h.frame_id.as_str(), h.sensor_id.as_str()), ("f1", "ogs"));
-        assert_eq!((h.width, h.height, h.exposure_s), (3, 2, 2.0));
+        assert_eq!((png.width(), png.height(), h.exposure_s), (3, 2, 2.0));
         assert_eq!(crate::utc::format(h.start, 3), "2006-06-26T22:00:01.250");
         assert_eq!(h.site.unwrap().alt_km, 2.39);
         assert_eq!(h.wcs.as_ref().unwrap().crpix, [2.0, 1.5]);
@@ -301,7 +305,10 @@ mod tests {
             "default",
         )
         .unwrap();
-        assert_eq!(tiff.pixels, [0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+        assert_eq!(
+            tiff.pixels,
+            ndarray::arr2(&[[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]])
+        );
         let h = &tiff.header;
         assert_eq!(h.sensor_id, "default");
         assert!(h.site.is_none() && h.wcs.is_none() && h.instrument.is_none());

@@ -170,6 +170,7 @@ impl Sensors {
     /// Check `frame` against its sensor and fill what its file left out; the error (for the dead-letter topic)
     /// says why the frame cannot be used.
     pub fn apply(&self, frame: &mut Frame) -> Result<(), FrameRefused> {
+        let (width, height) = (frame.width(), frame.height());
         let h = &mut frame.header;
         let sensor = self
             .by_id
@@ -192,8 +193,8 @@ impl Sensors {
             h.wcs = Some(Wcs::tan_centred(
                 p.ra_deg,
                 p.dec_deg,
-                (h.width as f64 - 1.0) / 2.0,
-                (h.height as f64 - 1.0) / 2.0,
+                (width as f64 - 1.0) / 2.0,
+                (height as f64 - 1.0) / 2.0,
                 p.scale_arcsec_per_px / 3600.0,
                 p.rotation_deg,
             ));
@@ -234,8 +235,6 @@ kind = "radar"
             header: FrameHeader {
                 frame_id: "f".into(),
                 sensor_id: sensor.into(),
-                width: 101,
-                height: 51,
                 start: Epoch::from_gregorian_utc_hms(2006, 6, 26, 22, 0, 0),
                 exposure_s: 1.0,
                 site: None,
@@ -246,7 +245,7 @@ kind = "radar"
                     ..Instrument::default()
                 }),
             },
-            pixels: vec![0.0; 101 * 51],
+            pixels: ndarray::Array2::zeros((51, 101)),
         }
     }
 

@@ -1447,8 +1447,6 @@ mod tests {
                 header: FrameHeader {
                     frame_id: "f".into(),
                     sensor_id: "s".into(),
-                    width: 2,
-                    height: 1,
                     start: hifitime::Epoch::from_gregorian_utc_hms(2026, 3, 14, 21, 0, 0),
                     exposure_s: 1.0,
                     site: None,
@@ -1461,7 +1459,7 @@ mod tests {
                     radar: None,
                     instrument: None,
                 },
-                pixels: vec![1.0, 2.0],
+                pixels: ndarray::array![[1.0, 2.0]],
             };
             let bytes = envelope::encode(&frame).unwrap();
             assert_eq!(envelope::decode(&bytes).unwrap(), frame);

@@ -32,6 +32,7 @@ use kessler_od::propagator::MU_KM3_S2;
 use kessler_od::{
     Duration, Epoch, Site, StateGcrf, Tle, frames::itrf_to_gcrf_matrix, topocentric_radec,
 };
+use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -457,7 +458,7 @@ fn render(
         scenario.scale_deg,
         rotation,
     );
-    let mut signal = vec![0.0f64; w * h];
+    let mut signal = Array2::zeros((h, w));
     add_stars(scenario, rng, &mut signal);
     let mut streak = None;
     if let Some((target, snr)) = target {
@@ -492,8 +493,6 @@ fn render(
     let header = FrameHeader {
         frame_id,
         sensor_id: scenario.sensor_id.clone(),
-        width: scenario.width,
-        height: scenario.height,
         start,
         exposure_s,
         site: Some(scenario.site),
@@ -505,23 +504,21 @@ fn render(
 }
 
 /// Add the frame's random stars to `signal` (ADU): power-law fluxes, a few bright (some saturated) among many faint.
-fn add_stars(scenario: &Scenario, rng: &mut StdRng, signal: &mut [f64]) {
-    let (w, h) = (scenario.width as usize, scenario.height as usize);
+fn add_stars(scenario: &Scenario, rng: &mut StdRng, signal: &mut Array2<f64>) {
+    let (h, w) = signal.dim();
     for _ in 0..scenario.stars {
         let flux = 2_000.0 * rng.random_range(0.02f64..1.0).powf(-1.5);
         let (x, y) = (
             rng.random_range(0.0..w as f64),
             rng.random_range(0.0..h as f64),
         );
-        deposit(signal, w, h, x, y, flux, scenario.psf_sigma_px);
+        deposit(signal, x, y, flux, scenario.psf_sigma_px);
     }
 }
 
-/// What drawing a streak needs of an image: its size, PSF and the noise that sets the S/N.
+/// What drawing a streak needs of an image besides its pixels: the PSF and the noise that sets the S/N.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Optics {
-    pub(crate) width: u32,
-    pub(crate) height: u32,
     /// Gaussian PSF sigma, px.
     pub(crate) psf_sigma_px: f64,
     /// Noise per pixel, ADU.
@@ -532,8 +529,6 @@ impl Scenario {
     /// The telescope's optics: sky and read noise per pixel (gain 1 e-/ADU).
     fn optics(&self) -> Optics {
         Optics {
-            width: self.width,
-            height: self.height,
             psf_sigma_px: self.psf_sigma_px,
             noise_adu: (self.sky_adu + self.read_noise_adu.powi(2)).sqrt(),
         }
@@ -554,17 +549,16 @@ fn line_flux_adu_per_px(optics: Optics, snr: f64, length_px: f64) -> f64 {
 /// per pixel of length, at the positions `at(fraction of the exposure)` gives (pixels, 0-based).
 pub(crate) fn draw_streak(
     optics: Optics,
-    signal: &mut [f64],
+    signal: &mut Array2<f64>,
     snr: f64,
     length_px: f64,
     mut at: impl FnMut(f64) -> Result<(f64, f64), SimError>,
 ) -> Result<(), SimError> {
-    let (w, h) = (optics.width as usize, optics.height as usize);
     let samples = (length_px * 4.0).ceil() as usize;
     let flux_per_sample = line_flux_adu_per_px(optics, snr, length_px) * length_px / samples as f64;
     for k in 0..samples {
         let (x, y) = at((k as f64 + 0.5) / samples as f64)?;
-        deposit(signal, w, h, x, y, flux_per_sample, optics.psf_sigma_px);
+        deposit(signal, x, y, flux_per_sample, optics.psf_sigma_px);
     }
     Ok(())
 }
@@ -573,7 +567,7 @@ pub(crate) fn draw_streak(
 /// `signal`, and return its truth row: `row` (frame and object id) with the ends and the S/N filled in.
 pub(crate) fn straight_streak(
     optics: Optics,
-    signal: &mut [f64],
+    signal: &mut Array2<f64>,
     [x1, y1, x2, y2]: [f64; 4],
     snr: f64,
     row: TruthRow,
@@ -595,10 +589,11 @@ pub(crate) fn straight_streak(
 
 /// Turn the signal (ADU above the sky) into recorded counts: sky, Poisson-like and read noise, hot pixels and
 /// cosmic rays, rounded and clipped to 16 bits.
-fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &[f64]) -> Vec<f32> {
+fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &Array2<f64>) -> Array2<f32> {
     let read = Normal::new(0.0, scenario.read_noise_adu).expect("positive read noise");
-    let (w, h) = (scenario.width as usize, scenario.height as usize);
-    let mut pixels: Vec<f32> = signal
+    let (h, w) = signal.dim();
+    // Noise drawn pixel by pixel in row-major order (`iter`), so that a seed gives the frames it always gave.
+    let noisy = signal
         .iter()
         .map(|&s| {
             let mean = scenario.sky_adu + s;
@@ -608,9 +603,14 @@ fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &[f64]) -> Vec<f32> {
             v.round().clamp(0.0, 65535.0) as f32
         })
         .collect();
+    let mut pixels = Array2::from_shape_vec((h, w), noisy).expect("one value per signal pixel");
     for _ in 0..scenario.hot_pixels {
+        // One uniform draw over every pixel (row-major), as the frames of a seed always had it.
         let i = rng.random_range(0..w * h);
-        pixels[i] = rng.random_range(20_000.0..65_535.0f32).round();
+        let flat = pixels
+            .as_slice_mut()
+            .expect("from_shape_vec gives the standard layout");
+        flat[i] = rng.random_range(20_000.0..65_535.0f32).round();
     }
     for _ in 0..scenario.cosmic_rays {
         // A short sharp track of a few pixels, unconvolved by the PSF.
@@ -622,7 +622,7 @@ fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &[f64]) -> Vec<f32> {
         for _ in 0..rng.random_range(1..6) {
             let (xi, yi) = (x.round() as isize, y.round() as isize);
             if (0..w as isize).contains(&xi) && (0..h as isize).contains(&yi) {
-                let p = &mut pixels[yi as usize * w + xi as usize];
+                let p = &mut pixels[[yi as usize, xi as usize]];
                 *p = (*p + rng.random_range(2_000.0..20_000.0f32))
                     .min(65535.0)
                     .round();
@@ -635,7 +635,8 @@ fn expose(scenario: &Scenario, rng: &mut StdRng, signal: &[f64]) -> Vec<f32> {
 }
 
 /// Add a Gaussian PSF of total `flux` centred at (x, y) (0-based pixel centres), pixel-integrated.
-fn deposit(img: &mut [f64], w: usize, h: usize, x: f64, y: f64, flux: f64, sigma: f64) {
+fn deposit(img: &mut Array2<f64>, x: f64, y: f64, flux: f64, sigma: f64) {
+    let (h, w) = img.dim();
     let r = (4.0 * sigma).ceil() as isize;
     let (cx, cy) = (x.round() as isize, y.round() as isize);
     let cdf = |a: f64| 0.5 * (1.0 + libm::erf(a / (sigma * std::f64::consts::SQRT_2)));
@@ -643,7 +644,7 @@ fn deposit(img: &mut [f64], w: usize, h: usize, x: f64, y: f64, flux: f64, sigma
         let fy = cdf(yi as f64 + 0.5 - y) - cdf(yi as f64 - 0.5 - y);
         for xi in (cx - r).max(0)..=(cx + r).min(w as isize - 1) {
             let fx = cdf(xi as f64 + 0.5 - x) - cdf(xi as f64 - 0.5 - x);
-            img[yi as usize * w + xi as usize] += flux * fx * fy;
+            img[[yi as usize, xi as usize]] += flux * fx * fy;
         }
     }
 }
@@ -663,7 +664,7 @@ pub fn simulate_snr_grid(
     let mut truth = vec![];
     for i in 0..frames {
         let frame_id = format!("{}-snr-{:05}", scenario.sensor_id, i + 1);
-        let mut signal = vec![0.0f64; scenario.width as usize * scenario.height as usize];
+        let mut signal = Array2::zeros((scenario.height as usize, scenario.width as usize));
         add_stars(scenario, &mut rng, &mut signal);
         if i % 10 != 9 && !snr_grid.is_empty() {
             let snr = snr_grid[(i - i / 10) % snr_grid.len()];
@@ -691,8 +692,6 @@ pub fn simulate_snr_grid(
         let header = FrameHeader {
             frame_id,
             sensor_id: scenario.sensor_id.clone(),
-            width: scenario.width,
-            height: scenario.height,
             start: scenario.night_start + Duration::from_seconds(60.0 * i as f64),
             exposure_s: 10.0,
             site: Some(scenario.site),
@@ -773,9 +772,9 @@ mod tests {
 
     #[test]
     fn deposit_conserves_flux_away_from_edges() {
-        let mut img = vec![0.0; 32 * 32];
-        deposit(&mut img, 32, 32, 15.3, 16.7, 1000.0, 1.2);
-        assert!((img.iter().sum::<f64>() - 1000.0).abs() < 0.1);
+        let mut img = Array2::zeros((32, 32));
+        deposit(&mut img, 15.3, 16.7, 1000.0, 1.2);
+        assert!((img.sum() - 1000.0).abs() < 0.1);
     }
 
     #[test]

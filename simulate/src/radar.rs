@@ -9,6 +9,7 @@
 use kessler_ingest::dataset::TruthRow;
 use kessler_ingest::{Frame, FrameHeader, GeodeticSite, RadarAxes};
 use kessler_od::{Duration, Epoch};
+use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -83,8 +84,6 @@ pub fn simulate_radar(
     let mut rng = StdRng::seed_from_u64(seed);
     let noise = Normal::new(0.0, scenario.noise_adu).expect("positive noise");
     let optics = Optics {
-        width: scenario.gates,
-        height: scenario.rows,
         psf_sigma_px: scenario.psf_sigma_px,
         noise_adu: scenario.noise_adu,
     };
@@ -95,7 +94,7 @@ pub fn simulate_radar(
     let mut truth = Vec::new();
     for m in 0..maps {
         let frame_id = format!("{}-radar-{:05}", scenario.sensor_id, m + 1);
-        let mut signal = vec![0.0f64; (scenario.gates * scenario.rows) as usize];
+        let mut signal = Array2::zeros((scenario.rows as usize, scenario.gates as usize));
         let tracks = rng.random_range(scenario.tracks_per_map.0..=scenario.tracks_per_map.1);
         for k in 0..tracks {
             let snr = rng.random_range(scenario.snr_range.0..=scenario.snr_range.1);
@@ -122,16 +121,17 @@ pub fn simulate_radar(
                 },
             ));
         }
-        let pixels = signal
+        // Noise drawn in row-major order (`iter`), so that a seed gives the maps it always gave.
+        let noisy = signal
             .iter()
             .map(|&s| (scenario.background_adu + s + noise.sample(&mut rng)) as f32)
             .collect();
+        let pixels =
+            Array2::from_shape_vec(signal.raw_dim(), noisy).expect("one value per signal pixel");
         frames.push(Frame {
             header: FrameHeader {
                 frame_id,
                 sensor_id: scenario.sensor_id.clone(),
-                width: scenario.gates,
-                height: scenario.rows,
                 start: scenario.start + Duration::from_seconds(map_s * m as f64),
                 exposure_s: map_s,
                 site: Some(scenario.site),

@@ -14,7 +14,7 @@ fn every_radar_track_is_found_with_its_range_rate() {
     let mut errors = Vec::new();
     for map in &maps {
         let h = &map.header;
-        let found = detector.detect(&map.pixels, h.width, h.height).unwrap();
+        let found = detector.detect(map.pixels.view()).unwrap();
         let tracks: Vec<_> = truth.iter().filter(|t| t.frame == h.frame_id).collect();
         for d in &found {
             assert!(

@@ -44,7 +44,7 @@ pub async fn run(
     let topics = Topics::namespaced(&namespace);
     ensure_topics(brokers, &topics.all(), 1).await?;
     let n = frames.len();
-    let frame_bytes = frames.first().map_or(0, |f| f.header.pixel_count() * 2);
+    let frame_bytes = frames.first().map_or(0, |f| f.pixels.len() * 2);
     let messages: usize = frames
         .iter()
         .map(|f| chunk::encode_messages(f, producer.max_message_bytes).map(|m| m.len()))

@@ -62,7 +62,7 @@ fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -
             }
         };
         let h = &frame.header;
-        let streaks = match detector.detect(&frame.pixels, h.width, h.height) {
+        let streaks = match detector.detect(frame.pixels.view()) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("skipped: {name}: {e}");

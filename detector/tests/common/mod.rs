@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of this module
 
 use kessler_detector::{Detector, GpuContext, Streak};
+use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -41,8 +42,9 @@ pub struct TruthStreak {
     pub snr: f64,
 }
 
-/// Per-pixel signal of a unit-flux-per-px segment convolved with the PSF, over the frame.
-fn streak_template(width: u32, height: u32, s: &TruthStreak) -> Vec<(usize, f64)> {
+/// Per-pixel signal (`[row, column]`, value) of a unit-flux-per-px segment convolved with the
+/// PSF, over the frame.
+fn streak_template(width: u32, height: u32, s: &TruthStreak) -> Vec<([usize; 2], f64)> {
     let (dx, dy) = (s.x2 - s.x1, s.y2 - s.y1);
     let length = dx.hypot(dy);
     let (ux, uy) = (dx / length, dy / length);
@@ -66,30 +68,29 @@ fn streak_template(width: u32, height: u32, s: &TruthStreak) -> Vec<(usize, f64)
             let along = 0.5
                 * (libm::erf(t / (std::f64::consts::SQRT_2 * sigma))
                     - libm::erf((t - length) / (std::f64::consts::SQRT_2 * sigma)));
-            out.push(((y * width + x) as usize, across * along));
+            out.push(([y as usize, x as usize], across * along));
         }
     }
     out
 }
 
-/// A frame: sloped background, Gaussian noise, `stars` stars (a few saturated), 20 hot
-/// pixels and the given streaks.
+/// A `width` x `height` frame: sloped background, Gaussian noise, `stars` stars (a few
+/// saturated), 20 hot pixels and the given streaks.
 pub fn frame(
     seed: u64,
     width: u32,
     height: u32,
     stars: usize,
     streaks: &[TruthStreak],
-) -> Vec<f32> {
+) -> Array2<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     let noise = Normal::new(0.0f32, NOISE_ADU).expect("valid normal");
     let (cx, cy) = (f64::from(width) / 2.0, f64::from(height) / 2.0);
-    let mut pixels: Vec<f32> = (0..width * height)
-        .map(|i| {
-            let (x, y) = (f64::from(i % width), f64::from(i / width));
-            BACKGROUND_ADU + (0.05 * (x - cx) - 0.03 * (y - cy)) as f32 + noise.sample(&mut rng)
-        })
-        .collect();
+    // Row-major, so that the noise of a seed lands where it always did.
+    let mut pixels = Array2::from_shape_fn((height as usize, width as usize), |(y, x)| {
+        let (x, y) = (x as f64, y as f64);
+        BACKGROUND_ADU + (0.05 * (x - cx) - 0.03 * (y - cy)) as f32 + noise.sample(&mut rng)
+    });
     for _ in 0..stars {
         let x = rng.random_range(0.0..f64::from(width));
         let y = rng.random_range(0.0..f64::from(height));
@@ -101,25 +102,24 @@ pub fn frame(
             for px in (x as i64 - r).max(0)..=(x as i64 + r).min(i64::from(width) - 1) {
                 let d2 = (px as f64 - x).powi(2) + (py as f64 - y).powi(2);
                 let v = peak * (-d2 / (2.0 * PSF_SIGMA_PX * PSF_SIGMA_PX)).exp();
-                pixels[(py * i64::from(width) + px) as usize] += v as f32;
+                pixels[[py as usize, px as usize]] += v as f32;
             }
         }
     }
     for _ in 0..20 {
+        // One uniform draw over the row-major pixels.
         let i = rng.random_range(0..pixels.len());
-        pixels[i] += 5000.0;
+        pixels.as_slice_mut().expect("standard layout")[i] += 5000.0;
     }
     for s in streaks {
         let template = streak_template(width, height, s);
         let norm: f64 = template.iter().map(|(_, v)| v * v).sum::<f64>().sqrt();
         let flux_per_px = s.snr * f64::from(NOISE_ADU) / norm;
-        for (i, v) in template {
-            pixels[i] += (flux_per_px * v) as f32;
+        for (at, v) in template {
+            pixels[at] += (flux_per_px * v) as f32;
         }
     }
-    for p in &mut pixels {
-        *p = p.min(SATURATION_ADU);
-    }
+    pixels.mapv_inplace(|p| p.min(SATURATION_ADU));
     pixels
 }
 
@@ -187,16 +187,13 @@ pub const ENDPOINT_NOISE_PX: f64 = 16.0;
 /// Returns the largest angle and endpoint errors.
 pub fn check_detection(
     detector: &Detector,
-    pixels: &[f32],
-    width: u32,
-    height: u32,
+    pixels: ArrayView2<f32>,
     truth: &[TruthStreak],
     max_angle_deg: f64,
     max_endpoint_px: f64,
 ) -> (f64, f64) {
-    let found = detector
-        .detect(pixels, width, height)
-        .expect("detection runs");
+    let (width, height) = (pixels.ncols() as u32, pixels.nrows() as u32);
+    let found = detector.detect(pixels).expect("detection runs");
     let mut used = vec![false; found.len()];
     let (mut worst_angle, mut worst_end) = (0.0f64, 0.0f64);
     for t in truth {
