@@ -9,15 +9,9 @@ fn brokers() -> String {
     )
 }
 
-fn kessler(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
-        .args(args)
-        .output()
-        .expect("the kessler binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kessler {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
+mod common;
+
+use common::{detections, kessler};
 
 #[test]
 fn simulate_publish_run_and_list_through_the_broker() {
@@ -129,18 +123,6 @@ fn bench_scores_a_simulated_snr_grid_and_writes_its_reports() {
             "{file} was not written"
         );
     }
-}
-
-/// The streaks `kessler detect --json` reports for `path`, without the frame's file name.
-fn detections(path: &std::path::Path) -> Vec<serde_json::Value> {
-    kessler(&["detect", "--json", "--cpu", path.to_str().unwrap()])
-        .lines()
-        .map(|line| {
-            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-            v.as_object_mut().unwrap().remove("file");
-            v
-        })
-        .collect()
 }
 
 #[test]

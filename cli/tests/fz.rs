@@ -1,31 +1,11 @@
 //! A tile-compressed copy of a simulated night, made by fpack (cfitsio's own tool, Debian package libcfitsio-bin,
 //! installed by scripts/test.sh), gives the same `kessler detect --json` output as the plain FITS files.
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
-fn kessler(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_kessler"))
-        .args(args)
-        .output()
-        .expect("the kessler binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kessler {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// The lines of `kessler detect --json --cpu` on a folder, each without its file name (the frame id stays: it is
-/// the same for `x.fits` and `x.fits.fz`).
-fn detections(folder: &Path) -> Vec<serde_json::Value> {
-    kessler(&["detect", "--json", "--cpu", folder.to_str().unwrap()])
-        .lines()
-        .map(|line| {
-            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-            v.as_object_mut().unwrap().remove("file");
-            v
-        })
-        .collect()
-}
+use common::{detections, kessler};
 
 #[test]
 fn an_fpacked_night_detects_as_its_plain_fits_does() {
