@@ -65,6 +65,9 @@ pub struct BenchReport {
     /// The backend whose detections were scored.
     pub scored_backend: String,
     pub speed: Vec<Speed>,
+    /// Completeness of every backend timed (the scored one first), for the plot.
+    #[serde(default)]
+    pub completeness_by_backend: Vec<(String, Vec<SnrBin>)>,
 }
 
 /// Accumulates frames one at a time (so a dataset never needs to fit in memory).
@@ -77,6 +80,8 @@ pub struct Bench<'a> {
     found: usize,
     false_positives: usize,
     bins: Vec<SnrBin>,
+    /// Per backend, per bin: true streaks it found.
+    found_by_backend: Vec<Vec<usize>>,
     endpoint_errors: Vec<f64>,
 }
 
@@ -125,30 +130,37 @@ impl<'a> Bench<'a> {
             truth_streaks: 0,
             found: 0,
             false_positives: 0,
+            found_by_backend: vec![vec![0; SNR_BIN_EDGES.len()]; detectors.len()],
             bins,
             endpoint_errors: vec![],
         }
     }
 
-    /// Detect with every backend, time each, and score the first one's streaks.
+    /// Detect with every backend, time each, and score the first one's streaks (the others' completeness too).
     pub fn add(&mut self, frame: &Frame) -> Result<(), DetectError> {
         let h = &frame.header;
+        let truth = self
+            .truth
+            .get(h.frame_id.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut scored = vec![];
         for (k, detector) in self.detectors.iter().enumerate() {
             let started = Instant::now();
             let streaks = detector.detect(frame.pixels.view())?;
             let seconds = started.elapsed().as_secs_f64();
             self.times[k].push((seconds, frame.pixels.len() as f64 / 1e6 / seconds));
+            for t in &truth {
+                if streaks.iter().any(|d| matches(d, t)) {
+                    let bin = SNR_BIN_EDGES.iter().rposition(|&lo| t.snr >= lo);
+                    self.found_by_backend[k][bin.expect("the first bin starts at 0")] += 1;
+                }
+            }
             if k == 0 {
                 scored = streaks;
             }
         }
         self.frames += 1;
-        let truth = self
-            .truth
-            .get(h.frame_id.as_str())
-            .cloned()
-            .unwrap_or_default();
         self.false_positives += scored
             .iter()
             .filter(|d| !truth.iter().any(|t| matches(d, t)))
@@ -222,6 +234,25 @@ impl<'a> Bench<'a> {
                 .map(Detector::backend_description)
                 .unwrap_or_default(),
             speed,
+            completeness_by_backend: self
+                .detectors
+                .iter()
+                .zip(&self.found_by_backend)
+                .map(|(d, found)| {
+                    let bins = self
+                        .bins
+                        .iter()
+                        .zip(found)
+                        .filter(|(b, _)| b.truth > 0)
+                        .map(|(b, &found)| SnrBin {
+                            found,
+                            completeness: found as f64 / b.truth as f64,
+                            ..b.clone()
+                        })
+                        .collect();
+                    (d.backend_description(), bins)
+                })
+                .collect(),
         }
     }
 }
@@ -269,7 +300,15 @@ impl BenchReport {
     /// Completeness against matched-filter S/N as a PNG plot: one curve per backend the report scored (today the
     /// first backend given: see [`Bench::new`]), each bin at its centre, the open last bin at 55.
     pub fn completeness_png(&self) -> Vec<u8> {
-        completeness_plot(&[(self.scored_backend.as_str(), self.completeness.as_slice())])
+        let curves: Vec<(&str, &[SnrBin])> = if self.completeness_by_backend.is_empty() {
+            vec![(self.scored_backend.as_str(), self.completeness.as_slice())]
+        } else {
+            self.completeness_by_backend
+                .iter()
+                .map(|(backend, bins)| (backend.as_str(), bins.as_slice()))
+                .collect()
+        };
+        completeness_plot(&curves)
     }
 }
 
