@@ -408,4 +408,26 @@ mod tests {
         assert_eq!(stall_seconds("10"), Ok(Duration::from_secs(10)));
         assert!(stall_seconds("0.5").unwrap_err().contains("at least 1 s"));
     }
+
+    #[test]
+    fn every_subcommand_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        for line in [
+            "kessler catalog review list --status all --json",
+            "kessler catalog review list",
+            "kessler catalog export --format tle --status catalogued",
+            "kessler detect a.fits --json --verbose",
+            "kessler run --brokers b:1 --stage all --exit-when-idle 5 --stall-check-s 2",
+            "kessler publish --brokers b:1 --watch --settle-s 1 folder",
+            "kessler od --tdm t --sites s --format omm --initial 7000,0,0,0,7.5,0",
+        ] {
+            let parsed = Cli::try_parse_from(line.split_whitespace());
+            assert!(parsed.is_ok(), "{line}: {:?}", parsed.err());
+        }
+        assert!(
+            Cli::try_parse_from(["kessler", "catalog", "review", "list", "--status", "lost"])
+                .is_err()
+        );
+    }
 }

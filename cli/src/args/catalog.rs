@@ -17,7 +17,7 @@ pub enum ReviewCommand {
         db: PathBuf,
         /// candidate, catalogued, rejected, merged or all.
         #[arg(long, default_value = "candidate", value_parser = status_filter)]
-        status: Option<ObjectStatus>,
+        status: StatusFilter,
         #[arg(long)]
         sensor: Option<String>,
         /// Last observed on or after this UTC date (YYYY-MM-DD).
@@ -87,12 +87,17 @@ fn object_status(text: &str) -> Result<ObjectStatus, String> {
     text.parse().map_err(|e: CatalogError| e.to_string())
 }
 
-/// A status to filter by, or `all` (no filter).
-fn status_filter(text: &str) -> Result<Option<ObjectStatus>, String> {
+/// A status to filter by, or none (`all`). A type of its own: clap reads a field of type `Option` as an optional
+/// flag, not as a value that may be "nothing".
+#[derive(Debug, Clone, Copy)]
+pub struct StatusFilter(pub Option<ObjectStatus>);
+
+/// `--status`: one of the statuses, or `all`.
+fn status_filter(text: &str) -> Result<StatusFilter, String> {
     if text == "all" {
-        Ok(None)
+        Ok(StatusFilter(None))
     } else {
-        object_status(text).map(Some)
+        object_status(text).map(|s| StatusFilter(Some(s)))
     }
 }
 

@@ -105,7 +105,7 @@ async fn review_command(command: ReviewCommand) -> Result<()> {
             json,
         } => {
             let filter = CandidateFilter {
-                status,
+                status: status.0,
                 sensor,
                 from,
                 to,
