@@ -62,10 +62,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 log "tests (broker at $KESSLER_TEST_BROKERS)"
 status=0
-# nextest runs every test binary's tests side by side (the slow process and browser tests overlap); it does not run
-# doc tests, so those follow.
-cargo nextest run --workspace --no-fail-fast --profile ci || status=$?
+# nextest does not run doc tests, so those go first; then nextest runs every test binary's tests side by side (the
+# slow process and browser tests overlap) and its summary closes the run.
 cargo test --workspace --doc || status=$?
+cargo nextest run --workspace --no-fail-fast --profile ci || status=$?
 if [ "$status" != 0 ]; then
     echo "--- the last 40 lines of the broker's log ---" >&2
     tail -n 40 "$broker_dir/broker.log" >&2 || true
