@@ -181,7 +181,6 @@ impl<'a> Bench<'a> {
                 .min_by(f64::total_cmp);
             if let Some(error) = best {
                 self.found += 1;
-                bin.found += 1;
                 self.endpoint_errors.push(error);
             }
         }
@@ -190,6 +189,26 @@ impl<'a> Bench<'a> {
 
     /// The report so far.
     pub fn report(&self) -> BenchReport {
+        // Per backend; the scored one (first) is also the report's `completeness`.
+        let completeness_by_backend: Vec<(String, Vec<SnrBin>)> = self
+            .detectors
+            .iter()
+            .zip(&self.found_by_backend)
+            .map(|(d, found)| {
+                let bins = self
+                    .bins
+                    .iter()
+                    .zip(found)
+                    .filter(|(b, _)| b.truth > 0)
+                    .map(|(b, &found)| SnrBin {
+                        found,
+                        completeness: found as f64 / b.truth as f64,
+                        ..b.clone()
+                    })
+                    .collect();
+                (d.backend_description(), bins)
+            })
+            .collect();
         let mut errors = self.endpoint_errors.clone();
         let speed = self
             .detectors
@@ -214,15 +233,10 @@ impl<'a> Bench<'a> {
             found: self.found,
             false_positives: self.false_positives,
             false_positives_per_frame: self.false_positives as f64 / self.frames.max(1) as f64,
-            completeness: self
-                .bins
-                .iter()
-                .filter(|b| b.truth > 0)
-                .map(|b| SnrBin {
-                    completeness: b.found as f64 / b.truth as f64,
-                    ..b.clone()
-                })
-                .collect(),
+            completeness: completeness_by_backend
+                .first()
+                .map(|(_, bins)| bins.clone())
+                .unwrap_or_default(),
             endpoint_error: EndpointError {
                 median_px: median(&mut errors),
                 p95_px: quantile(&mut errors, 0.95),
@@ -234,25 +248,7 @@ impl<'a> Bench<'a> {
                 .map(Detector::backend_description)
                 .unwrap_or_default(),
             speed,
-            completeness_by_backend: self
-                .detectors
-                .iter()
-                .zip(&self.found_by_backend)
-                .map(|(d, found)| {
-                    let bins = self
-                        .bins
-                        .iter()
-                        .zip(found)
-                        .filter(|(b, _)| b.truth > 0)
-                        .map(|(b, &found)| SnrBin {
-                            found,
-                            completeness: found as f64 / b.truth as f64,
-                            ..b.clone()
-                        })
-                        .collect();
-                    (d.backend_description(), bins)
-                })
-                .collect(),
+            completeness_by_backend,
         }
     }
 }

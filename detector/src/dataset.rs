@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use kessler_ingest::dataset::{TruthError, TruthRow, parse_truth};
 use kessler_ingest::file;
+use kessler_ingest::frame::frame_id_of;
 use kessler_ingest::publish::{PublishError, frame_files};
 
 use crate::bench::{Bench, BenchReport};
@@ -100,8 +101,12 @@ impl Dataset {
         let with_streaks: HashSet<&str> = self.truth.iter().map(|t| t.frame.as_str()).collect();
         let mut skipped = vec![];
         for (i, path) in self.files.iter().enumerate() {
+            // A frame's id is its file's stem, so frames with a streak are passed over unread.
+            if with_streaks.contains(frame_id_of(path).as_str()) {
+                progress(i + 1, self.files.len());
+                continue;
+            }
             match file::read_frame(path, "calibrate") {
-                Ok(frame) if with_streaks.contains(frame.header.frame_id.as_str()) => {}
                 Ok(frame) => {
                     calibration
                         .add(&frame)

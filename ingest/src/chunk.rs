@@ -83,8 +83,20 @@ pub fn encode_messages(
     frame: &Frame,
     max_message_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, EnvelopeError> {
-    let whole = envelope::encode(frame)?;
-    let id = frame.header.frame_id.as_bytes();
+    split(
+        envelope::encode(frame)?,
+        &frame.header.frame_id,
+        max_message_bytes,
+    )
+}
+
+/// The messages that carry the encoded envelope `whole` of frame `frame_id` (see [`encode_messages`]).
+pub fn split(
+    whole: Vec<u8>,
+    frame_id: &str,
+    max_message_bytes: usize,
+) -> Result<Vec<Vec<u8>>, EnvelopeError> {
+    let id = frame_id.as_bytes();
     if whole.len() + RECORD_SLACK <= max_message_bytes {
         return Ok(vec![whole]);
     }
@@ -92,7 +104,7 @@ pub fn encode_messages(
         .checked_sub(RECORD_SLACK + OVERHEAD + id.len())
         .filter(|&p| p > 0 && id.len() <= u16::MAX as usize)
         .ok_or_else(|| EnvelopeError::BadField {
-            frame_id: frame.header.frame_id.clone(),
+            frame_id: frame_id.to_string(),
             field: "frame_id",
             problem: format!("no room for data in a message of {max_message_bytes} bytes"),
         })?;

@@ -24,7 +24,7 @@ use crate::envelope::EnvelopeError;
 use crate::sensor::Sensors;
 use crate::topics::{Topics, dead_letter};
 use crate::transport::{Position, TransportError};
-use crate::{Frame, Sink, chunk, file, kafka, raster};
+use crate::{Frame, FrameHeader, Sink, chunk, envelope, file, kafka, raster};
 
 /// Why publishing stopped (a file that cannot be used is dead-lettered instead, and publishing goes on).
 #[derive(Debug, thiserror::Error)]
@@ -122,20 +122,33 @@ pub async fn publish_frames(
 ) -> Result<usize, PublishError> {
     let mut sent = 0;
     for frame in frames {
-        let messages =
-            chunk::encode_messages(&frame, sink.max_message_bytes()).map_err(|source| {
-                PublishError::Encode {
-                    frame_id: frame.header.frame_id.clone(),
-                    source,
-                }
-            })?;
-        for message in messages {
-            sink.send(&topics.frames, &frame.header.sensor_id, message)
-                .await?;
-        }
+        let whole = envelope::encode(&frame);
+        let h = &frame.header;
+        send_envelope(sink, topics, &h.sensor_id, &h.frame_id, whole).await?;
         sent += 1;
     }
     Ok(sent)
+}
+
+/// Send one frame's encoded envelope (or its encoding failure) to the frames topic, in chunks when it is larger
+/// than the sink's message limit.
+async fn send_envelope(
+    sink: &impl Sink,
+    topics: &Topics,
+    sensor_id: &str,
+    frame_id: &str,
+    whole: Result<Vec<u8>, EnvelopeError>,
+) -> Result<(), PublishError> {
+    let encode = |source| PublishError::Encode {
+        frame_id: frame_id.to_string(),
+        source,
+    };
+    let messages =
+        chunk::split(whole.map_err(encode)?, frame_id, sink.max_message_bytes()).map_err(encode)?;
+    for message in messages {
+        sink.send(&topics.frames, sensor_id, message).await?;
+    }
+    Ok(())
 }
 
 /// What became of one file.
@@ -146,21 +159,29 @@ pub enum Outcome {
 }
 
 impl<S: Sink> Publisher<S> {
-    /// Read `path` as a frame, checked against the sensor configuration.
-    fn read(&self, path: &Path) -> Result<Frame, String> {
+    /// Read `path` as a frame, checked against the sensor configuration, and encode its envelope (once: a frame
+    /// the envelope refuses is dead-lettered like one that does not read). Returns the header and the envelope.
+    fn read(&self, path: &Path) -> Result<(FrameHeader, Vec<u8>), String> {
         let mut frame = file::read_frame(path, &self.default_sensor).map_err(|e| e.to_string())?;
         if let Some(sensors) = &self.sensors {
             sensors.apply(&mut frame).map_err(|e| e.to_string())?;
         }
-        crate::envelope::encode(&frame).map_err(|e| e.to_string())?;
-        Ok(frame)
+        let whole = envelope::encode(&frame).map_err(|e| e.to_string())?;
+        Ok((frame.header, whole))
     }
 
     /// Publish one file, or dead-letter it with the reason.
     pub async fn file(&self, path: &Path) -> Result<Outcome, PublishError> {
         match self.read(path) {
-            Ok(frame) => {
-                publish_frames(&self.sink, &self.topics, [frame]).await?;
+            Ok((h, whole)) => {
+                send_envelope(
+                    &self.sink,
+                    &self.topics,
+                    &h.sensor_id,
+                    &h.frame_id,
+                    Ok(whole),
+                )
+                .await?;
                 Ok(Outcome::Sent)
             }
             Err(reason) => {
