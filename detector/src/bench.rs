@@ -5,7 +5,6 @@
 //! streaks. Speed is the wall time of [`Detector::detect`] per frame for every backend given, as medians (the
 //! machines are shared and noisy: compare backends measured in the same run).
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use kessler_ingest::Frame;
@@ -28,6 +27,23 @@ pub struct SnrBin {
     pub found: usize,
     /// found / truth (0 when the bin is empty).
     pub completeness: f64,
+    /// Wilson 95% interval of the completeness, `[lower, upper]`.
+    #[serde(default)]
+    pub interval_95: [f64; 2],
+}
+
+/// Wilson score interval, 95%, of `k` successes in `n` trials (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it
+/// over the normal approximation for small `n` and proportions near 0 or 1): `[0, 1]` when `n` is 0.
+pub fn wilson_95(k: usize, n: usize) -> [f64; 2] {
+    if n == 0 {
+        return [0.0, 1.0];
+    }
+    let z = 1.959_963_985;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    [(centre - half).max(0.0), (centre + half).min(1.0)]
 }
 
 /// Speed of one backend.
@@ -60,6 +76,10 @@ pub struct BenchReport {
     pub found: usize,
     pub false_positives: usize,
     pub false_positives_per_frame: f64,
+    /// Wilson 95% interval of the false positives per frame, each frame a trial (a fair reading while false
+    /// positives are rare, under one per frame).
+    #[serde(default)]
+    pub false_positives_interval_95: [f64; 2],
     pub completeness: Vec<SnrBin>,
     pub endpoint_error: EndpointError,
     /// The backend whose detections were scored.
@@ -73,7 +93,6 @@ pub struct BenchReport {
 /// Accumulates frames one at a time (so a dataset never needs to fit in memory).
 pub struct Bench<'a> {
     detectors: &'a [Detector],
-    truth: BTreeMap<&'a str, Vec<&'a TruthRow>>,
     times: Vec<Vec<(f64, f64)>>,
     frames: usize,
     truth_streaks: usize,
@@ -105,12 +124,8 @@ fn quantile(values: &mut [f64], q: f64) -> f64 {
 }
 
 impl<'a> Bench<'a> {
-    /// A benchmark of `detectors` (the first is scored, all are timed) against `truth` (all rows of the dataset).
-    pub fn new(detectors: &'a [Detector], truth: &'a [TruthRow]) -> Bench<'a> {
-        let mut by_frame: BTreeMap<&str, Vec<&TruthRow>> = BTreeMap::new();
-        for t in truth {
-            by_frame.entry(t.frame.as_str()).or_default().push(t);
-        }
+    /// A benchmark of `detectors` (the first is scored, all are timed).
+    pub fn new(detectors: &'a [Detector]) -> Bench<'a> {
         let bins = SNR_BIN_EDGES
             .iter()
             .enumerate()
@@ -120,11 +135,11 @@ impl<'a> Bench<'a> {
                 truth: 0,
                 found: 0,
                 completeness: 0.0,
+                interval_95: [0.0, 1.0],
             })
             .collect();
         Bench {
             detectors,
-            truth: by_frame,
             times: vec![vec![]; detectors.len()],
             frames: 0,
             truth_streaks: 0,
@@ -136,21 +151,16 @@ impl<'a> Bench<'a> {
         }
     }
 
-    /// Detect with every backend, time each, and score the first one's streaks (the others' completeness too).
-    pub fn add(&mut self, frame: &Frame) -> Result<(), DetectError> {
-        let h = &frame.header;
-        let truth = self
-            .truth
-            .get(h.frame_id.as_str())
-            .cloned()
-            .unwrap_or_default();
+    /// Detect with every backend, time each, and score the first one's streaks (the others' completeness too)
+    /// against `truth`, the frame's truth rows.
+    pub fn add(&mut self, frame: &Frame, truth: &[TruthRow]) -> Result<(), DetectError> {
         let mut scored = vec![];
         for (k, detector) in self.detectors.iter().enumerate() {
             let started = Instant::now();
             let streaks = detector.detect(frame.pixels.view())?;
             let seconds = started.elapsed().as_secs_f64();
             self.times[k].push((seconds, frame.pixels.len() as f64 / 1e6 / seconds));
-            for t in &truth {
+            for t in truth {
                 if streaks.iter().any(|d| matches(d, t)) {
                     let bin = SNR_BIN_EDGES.iter().rposition(|&lo| t.snr >= lo);
                     self.found_by_backend[k][bin.expect("the first bin starts at 0")] += 1;
@@ -203,6 +213,7 @@ impl<'a> Bench<'a> {
                     .map(|(b, &found)| SnrBin {
                         found,
                         completeness: found as f64 / b.truth as f64,
+                        interval_95: wilson_95(found, b.truth),
                         ..b.clone()
                     })
                     .collect();
@@ -233,6 +244,10 @@ impl<'a> Bench<'a> {
             found: self.found,
             false_positives: self.false_positives,
             false_positives_per_frame: self.false_positives as f64 / self.frames.max(1) as f64,
+            false_positives_interval_95: wilson_95(
+                self.false_positives.min(self.frames),
+                self.frames,
+            ),
             completeness: completeness_by_backend
                 .first()
                 .map(|(_, bins)| bins.clone())
@@ -266,7 +281,10 @@ impl BenchReport {
             self.false_positives_per_frame,
             self.scored_backend
         );
-        md += "## Completeness by matched-filter S/N\n\n| S/N | true | found | completeness |\n|---|---|---|---|\n";
+        let [lo, hi] = self.false_positives_interval_95;
+        md += &format!("False positives per frame, 95% interval: {lo:.3}-{hi:.3}.\n\n");
+        md += "## Completeness by matched-filter S/N\n\n| S/N | true | found | completeness | 95% interval |\n\
+               |---|---|---|---|---|\n";
         for b in &self.completeness {
             let hi = if b.hi.is_finite() {
                 format!("{}", b.hi)
@@ -274,8 +292,8 @@ impl BenchReport {
                 "inf".into()
             };
             md += &format!(
-                "| {}-{} | {} | {} | {:.3} |\n",
-                b.lo, hi, b.truth, b.found, b.completeness
+                "| {}-{} | {} | {} | {:.3} | {:.3}-{:.3} |\n",
+                b.lo, hi, b.truth, b.found, b.completeness, b.interval_95[0], b.interval_95[1]
             );
         }
         let e = &self.endpoint_error;
@@ -409,6 +427,7 @@ mod tests {
             truth: 10,
             found: (completeness * 10.0) as usize,
             completeness,
+            interval_95: wilson_95((completeness * 10.0) as usize, 10),
         }
     }
 
@@ -463,6 +482,16 @@ mod tests {
             width_px: 2.0,
         };
         assert_eq!(endpoint_error(&d, &t), 2.0);
+    }
+
+    #[test]
+    fn wilson_interval_matches_published_values() {
+        // Brown, Cai & DasGupta (2001), and any calculator: 0 of 10 -> [0, 0.2775]; 5 of 10 -> [0.2366, 0.7634].
+        let [lo, hi] = wilson_95(0, 10);
+        assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-4, "{hi}");
+        let [lo, hi] = wilson_95(5, 10);
+        assert!((lo - 0.2366).abs() < 1e-4 && (hi - 0.7634).abs() < 1e-4);
+        assert_eq!(wilson_95(0, 0), [0.0, 1.0]);
     }
 
     #[test]

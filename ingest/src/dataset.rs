@@ -65,6 +65,15 @@ pub enum TruthError {
 /// Parse `truth.csv` text (`path` names it in errors): the header must be [`TRUTH_HEADER`]; blank lines are
 /// skipped and fields trimmed.
 pub fn parse_truth(path: &str, text: &str) -> Result<Vec<TruthRow>, TruthError> {
+    Ok(parse_truth_lines(path, text)?
+        .into_iter()
+        .map(|(_, row)| row)
+        .collect())
+}
+
+/// [`parse_truth`], each row with its line number in the file (1-based; the header is line 1), so that a later
+/// check of a row (a frame that is not in the dataset) can name it.
+pub fn parse_truth_lines(path: &str, text: &str) -> Result<Vec<(u64, TruthRow)>, TruthError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -97,7 +106,7 @@ pub fn parse_truth(path: &str, text: &str) -> Result<Vec<TruthRow>, TruthError> 
                 problem,
             }
         })?;
-        rows.push(row);
+        rows.push((record.position().map_or(0, csv::Position::line), row));
     }
     Ok(rows)
 }
