@@ -95,11 +95,6 @@ impl Dataset {
         })
     }
 
-    /// Truth rows in all.
-    pub fn truth_streaks(&self) -> usize {
-        self.truth.iter().map(Vec::len).sum()
-    }
-
     /// Score the first of `detectors` against the truth and time them all (see [`Bench`]); `progress(done, of)`
     /// after each file.
     pub fn bench(
