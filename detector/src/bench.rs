@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::eval::matches;
 use crate::{DetectError, Detector, Streak};
 
-/// Lower edges of the S/N bins of the completeness table; the last bin is open.
-pub const SNR_BIN_EDGES: [f64; 9] = [0.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0];
+/// Lower edges of the S/N bins of the completeness table, one S/N unit wide near the detection limit; the last
+/// bin is open.
+pub const SNR_BIN_EDGES: [f64; 13] = [
+    0.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 15.0, 20.0, 30.0, 50.0,
+];
 
 /// Completeness in one S/N bin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -480,6 +483,7 @@ mod tests {
             snr: 9.0,
             flux: 1.0,
             width_px: 2.0,
+            detection_snr: 0.0,
         };
         assert_eq!(endpoint_error(&d, &t), 2.0);
     }

@@ -3,7 +3,7 @@
 //!
 //! On a frame that holds no streak every detection is false. [`Calibration`] collects, frame by frame, the
 //! largest S/N of the line-transform candidates ([`crate::Peak`], the FRT entries of every searched level) and of
-//! the refined streaks ([`crate::Streak::snr`]). The fraction of frames whose maximum reaches `t` is the fraction
+//! the refined streaks ([`crate::Streak::detection_snr`], the statistic the threshold applies to). The fraction of frames whose maximum reaches `t` is the fraction
 //! with a false alarm at threshold `t`; its `1 - rate` quantile is the threshold for `rate` false alarms per frame.
 //!
 //! The transform's maximum says what any detector can do on such frames. Its entries are a subset of the
@@ -96,10 +96,11 @@ impl<'a> Calibration<'a> {
         let (streaks, peaks) = self.detector.detect_with_peaks(frame.pixels.view())?;
         let maximum = NullMaximum {
             transform: peaks.first().map(|p| f64::from(p.snr)),
-            streak: streaks.iter().map(|s| s.snr).reduce(f64::max),
+            streak: streaks.iter().map(|s| s.detection_snr).reduce(f64::max),
             streaks: streaks.len(),
         };
-        self.streak_snrs.extend(streaks.iter().map(|s| s.snr));
+        self.streak_snrs
+            .extend(streaks.iter().map(|s| s.detection_snr));
         self.maxima.push(maximum);
         Ok(maximum)
     }

@@ -125,6 +125,7 @@ mod tests {
             snr: 20.0,
             flux: 1000.0,
             width_px: 2.0,
+            detection_snr: 0.0,
         }
     }
 

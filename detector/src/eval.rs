@@ -90,6 +90,7 @@ mod tests {
             snr: 10.0,
             flux: 1.0,
             width_px: 2.0,
+            detection_snr: 0.0,
         }
     }
 

@@ -109,7 +109,11 @@ pub struct DetectorConfig {
     pub filtered_clip: f32,
     /// Candidate threshold on the S/N of the FRT entries (partial transforms included).
     pub transform_threshold: f32,
-    /// Detection threshold, S/N, of the refined streak.
+    /// Detection threshold on the refined streak's matched-filter S/N
+    /// ([`Streak::detection_snr`]); its robust S/N must reach it too. At the default, 7, 1 of 200
+    /// empty 512 x 512 frames of the test suite's star fields (`detector/tests/common`: 250 stars
+    /// to saturation, hot pixels, cosmic rays) has a false streak, and 0 of 500 of `kessler
+    /// calibrate --stars`; at 6, 14 of 200 and 2 of 500.
     pub snr_threshold: f32,
     /// Shortest streak reported, px; the FRT is searched from blocks of half this height.
     pub min_length_px: f32,
@@ -212,6 +216,12 @@ pub struct Streak {
     pub flux: f64,
     /// Full width at half maximum across the streak, px.
     pub width_px: f64,
+    /// The detection statistic that reached the threshold: the matched-filter S/N of the
+    /// streak's profile on the clipped normalized image, with the sources on the line left out
+    /// (what `kessler calibrate` measures on empty frames; `snr` also counts the stars on the
+    /// line). Messages written before it existed read 0.
+    #[serde(default)]
+    pub detection_snr: f64,
 }
 
 impl Streak {

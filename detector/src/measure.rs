@@ -143,6 +143,7 @@ mod tests {
             snr: 20.0,
             flux: 1.0,
             width_px: 2.8,
+            detection_snr: 0.0,
         };
         let m = streak_measurement(&header, &streak, 3).unwrap();
         assert_eq!(m.id, "ogs/f7/s3");

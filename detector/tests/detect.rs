@@ -158,6 +158,7 @@ fn streak_serializes() {
         snr: 20.0,
         flux: 1.0e4,
         width_px: 2.8,
+        detection_snr: 0.0,
     };
     let json = serde_json::to_string(&s).unwrap();
     let back: kessler_detector::Streak = serde_json::from_str(&json).unwrap();

@@ -26,6 +26,8 @@ struct DetectLine<'a> {
     x2: f64,
     y2: f64,
     snr: f64,
+    /// The statistic the threshold applies to ([`kessler_detector::Streak::detection_snr`]).
+    detection_snr: f64,
     flux: f64,
     width: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +86,7 @@ fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -
                 x2: s.x2,
                 y2: s.y2,
                 snr: s.snr,
+                detection_snr: s.detection_snr,
                 flux: s.flux,
                 width: s.width_px,
                 ra1: p1.map(|p| p.0),
@@ -100,8 +103,8 @@ fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -
                 println!("{}", serde_json::to_string(&line)?);
             } else {
                 println!(
-                    "  ({:.1}, {:.1}) - ({:.1}, {:.1})  S/N {:.1}  flux {:.0} ADU  width {:.1} px",
-                    s.x1, s.y1, s.x2, s.y2, s.snr, s.flux, s.width_px
+                    "  ({:.1}, {:.1}) - ({:.1}, {:.1})  S/N {:.1} (detection {:.1})  flux {:.0} ADU  width {:.1} px",
+                    s.x1, s.y1, s.x2, s.y2, s.snr, s.detection_snr, s.flux, s.width_px
                 );
                 if let Some(t) = track {
                     println!(
