@@ -63,12 +63,23 @@ pub struct Speed {
     pub megapixels_per_s: f64,
 }
 
-/// Endpoint error of matched streaks, px: the larger of the two endpoint distances, under the better pairing.
+/// Endpoint error of matched streaks, px: the larger of the two endpoint distances, under the better pairing; and
+/// how well each streak's own sigmas ([`Streak::sigma_along_px`], [`Streak::sigma_cross_px`]) describe its errors.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EndpointError {
     pub median_px: f64,
     pub p95_px: f64,
     pub max_px: f64,
+    /// 95th percentile over the streaks of truth S/N 20 and up (NaN when there are none).
+    #[serde(default)]
+    pub p95_px_snr20: f64,
+    /// RMS over every matched endpoint of its error along the true line over its `sigma_along_px` (1 when the
+    /// sigmas are right).
+    #[serde(default)]
+    pub pull_rms_along: f64,
+    /// The same across the line, over `sigma_cross_px`.
+    #[serde(default)]
+    pub pull_rms_cross: f64,
 }
 
 /// The benchmark's result.
@@ -104,14 +115,50 @@ pub struct Bench<'a> {
     bins: Vec<SnrBin>,
     /// Per backend, per bin: true streaks it found.
     found_by_backend: Vec<Vec<usize>>,
-    endpoint_errors: Vec<f64>,
+    /// Per matched streak: its endpoint error, px, and its truth S/N.
+    endpoint_errors: Vec<(f64, f64)>,
+    /// Per matched endpoint: (error along the true line / sigma_along_px, error across / sigma_cross_px).
+    pulls: Vec<(f64, f64)>,
+}
+
+/// Each detected endpoint with the truth endpoint it is paired with, `[x, y]` px, under the pairing whose larger
+/// distance is smaller (one frame cannot tell which end is which).
+fn paired(d: &Streak, t: &TruthRow) -> [([f64; 2], [f64; 2]); 2] {
+    let (d1, d2, t1, t2) = ([d.x1, d.y1], [d.x2, d.y2], [t.x1, t.y1], [t.x2, t.y2]);
+    let dist = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]);
+    if dist(d1, t1).max(dist(d2, t2)) <= dist(d1, t2).max(dist(d2, t1)) {
+        [(d1, t1), (d2, t2)]
+    } else {
+        [(d1, t2), (d2, t1)]
+    }
 }
 
 fn endpoint_error(d: &Streak, t: &TruthRow) -> f64 {
-    let dist = |x1: f64, y1: f64, x2: f64, y2: f64| (x1 - x2).hypot(y1 - y2);
-    let straight = dist(d.x1, d.y1, t.x1, t.y1).max(dist(d.x2, d.y2, t.x2, t.y2));
-    let crossed = dist(d.x1, d.y1, t.x2, t.y2).max(dist(d.x2, d.y2, t.x1, t.y1));
-    straight.min(crossed)
+    paired(d, t)
+        .iter()
+        .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+        .fold(0.0, f64::max)
+}
+
+/// Errors of `d`'s endpoints along and across the true line over their sigmas.
+fn pulls(d: &Streak, t: &TruthRow) -> Vec<(f64, f64)> {
+    let length = (t.x2 - t.x1).hypot(t.y2 - t.y1).max(f64::MIN_POSITIVE);
+    let u = [(t.x2 - t.x1) / length, (t.y2 - t.y1) / length];
+    paired(d, t)
+        .iter()
+        .map(|(a, b)| {
+            let e = [a[0] - b[0], a[1] - b[1]];
+            let along = e[0] * u[0] + e[1] * u[1];
+            let across = e[1] * u[0] - e[0] * u[1];
+            (along / d.sigma_along_px, across / d.sigma_cross_px)
+        })
+        .collect()
+}
+
+/// Root mean square of `values` (NaN when empty).
+fn rms(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v * v, n + 1));
+    (sum / n as f64).sqrt()
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -151,6 +198,7 @@ impl<'a> Bench<'a> {
             found_by_backend: vec![vec![0; SNR_BIN_EDGES.len()]; detectors.len()],
             bins,
             endpoint_errors: vec![],
+            pulls: vec![],
         }
     }
 
@@ -190,11 +238,12 @@ impl<'a> Bench<'a> {
             let best = scored
                 .iter()
                 .filter(|d| matches(d, t))
-                .map(|d| endpoint_error(d, t))
-                .min_by(f64::total_cmp);
-            if let Some(error) = best {
+                .map(|d| (endpoint_error(d, t), d))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((error, d)) = best {
                 self.found += 1;
-                self.endpoint_errors.push(error);
+                self.endpoint_errors.push((error, t.snr));
+                self.pulls.extend(pulls(d, t));
             }
         }
         Ok(())
@@ -223,7 +272,13 @@ impl<'a> Bench<'a> {
                 (d.backend_description(), bins)
             })
             .collect();
-        let mut errors = self.endpoint_errors.clone();
+        let mut errors: Vec<f64> = self.endpoint_errors.iter().map(|e| e.0).collect();
+        let mut bright: Vec<f64> = self
+            .endpoint_errors
+            .iter()
+            .filter(|e| e.1 >= 20.0)
+            .map(|e| e.0)
+            .collect();
         let speed = self
             .detectors
             .iter()
@@ -259,6 +314,9 @@ impl<'a> Bench<'a> {
                 median_px: median(&mut errors),
                 p95_px: quantile(&mut errors, 0.95),
                 max_px: errors.last().copied().unwrap_or(f64::NAN),
+                p95_px_snr20: quantile(&mut bright, 0.95),
+                pull_rms_along: rms(self.pulls.iter().map(|p| p.0)),
+                pull_rms_cross: rms(self.pulls.iter().map(|p| p.1)),
             },
             scored_backend: self
                 .detectors
@@ -301,8 +359,10 @@ impl BenchReport {
         }
         let e = &self.endpoint_error;
         md += &format!(
-            "\n## Endpoint error of matched streaks\n\nmedian {:.2} px, 95th percentile {:.2} px, max {:.2} px\n",
-            e.median_px, e.p95_px, e.max_px
+            "\n## Endpoint error of matched streaks\n\nmedian {:.2} px, 95th percentile {:.2} px, max {:.2} px; \
+             95th percentile at truth S/N 20 and up {:.2} px\n\nRMS of error / sigma (1 when each streak's sigmas are \
+             right): along the line {:.2}, across it {:.2}\n",
+            e.median_px, e.p95_px, e.max_px, e.p95_px_snr20, e.pull_rms_along, e.pull_rms_cross
         );
         md += "\n## Speed (median per frame)\n\n| backend | frames | ms/frame | frames/s | Mpx/s |\n|---|---|---|---|---|\n";
         for s in &self.speed {
@@ -465,6 +525,36 @@ mod tests {
     }
 
     #[test]
+    fn pulls_are_errors_along_and_across_the_true_line_over_the_sigmas() {
+        // Truth along +x; the detection's ends, given in the other order, 2 px long and 1 px to
+        // +y (across: +y is +90 deg from +x).
+        let t = TruthRow {
+            frame: "f".into(),
+            x1: 10.0,
+            y1: 50.0,
+            x2: 110.0,
+            y2: 50.0,
+            snr: 20.0,
+            object_id: String::new(),
+        };
+        let d = Streak {
+            x1: 112.0,
+            y1: 51.0,
+            x2: 8.0,
+            y2: 51.0,
+            snr: 20.0,
+            flux: 1.0,
+            width_px: 2.8,
+            detection_snr: 20.0,
+            sigma_along_px: 2.0,
+            sigma_cross_px: 0.5,
+        };
+        let p = pulls(&d, &t);
+        assert_eq!(p, vec![(1.0, 2.0), (-1.0, 2.0)]);
+        assert!((rms(p.iter().map(|p| p.0)) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn endpoint_error_takes_the_better_pairing() {
         let t = TruthRow {
             frame: "f".into(),
@@ -484,6 +574,8 @@ mod tests {
             flux: 1.0,
             width_px: 2.0,
             detection_snr: 0.0,
+            sigma_along_px: 1.0,
+            sigma_cross_px: 0.5,
         };
         assert_eq!(endpoint_error(&d, &t), 2.0);
     }

@@ -91,6 +91,8 @@ mod tests {
             flux: 1.0,
             width_px: 2.0,
             detection_snr: 0.0,
+            sigma_along_px: 1.0,
+            sigma_cross_px: 0.5,
         }
     }
 

@@ -222,6 +222,15 @@ pub struct Streak {
     /// line). Messages written before it existed read 0.
     #[serde(default)]
     pub detection_snr: f64,
+    /// 1-sigma error of each endpoint along the line, px: the change point of a step of `h`
+    /// sigma per px in unit noise, `sqrt(26 / h^4 + 1 / 12)` (Yao 1987; the 1/12 of whole-pixel
+    /// ends). 0 in messages written before it existed.
+    #[serde(default)]
+    pub sigma_along_px: f64,
+    /// 1-sigma error of each endpoint across the line, px (from the line fit's information, see
+    /// the refinement). 0 in messages written before it existed.
+    #[serde(default)]
+    pub sigma_cross_px: f64,
 }
 
 impl Streak {

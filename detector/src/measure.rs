@@ -14,9 +14,23 @@ use kessler_od::{RaDec, Site, StreakMeasurement};
 
 use crate::Streak;
 
-/// One-sigma endpoint uncertainty, pixels: refinement places endpoints within about a pixel along the line and
-/// well under one across it (the detector's synthetic-frame tests); the along-line error dominates.
-pub const ENDPOINT_SIGMA_PX: f64 = 1.5;
+/// Smallest endpoint 1-sigma a measurement gets, px: the WCS fit and the pixel response of a real camera limit
+/// astrometry to a few tenths of a pixel however bright the streak.
+pub const MIN_ENDPOINT_SIGMA_PX: f64 = 0.3;
+
+/// The isotropic 1-sigma (px) of a streak's endpoint angles: the larger of its errors along and across the line
+/// ([`Streak::sigma_along_px`], [`Streak::sigma_cross_px`]), at least [`MIN_ENDPOINT_SIGMA_PX`]. Orbit
+/// determination weights both angles alike, so the larger error stands for both (honest along the line, where
+/// the error is largest; it gives away the better cross-line position). A streak from a message written before
+/// the sigmas existed (both 0) gets 1.5 px, what the detector gave every streak then.
+pub fn endpoint_sigma_px(streak: &Streak) -> f64 {
+    let sigma = streak.sigma_along_px.max(streak.sigma_cross_px);
+    if sigma > 0.0 {
+        sigma.max(MIN_ENDPOINT_SIGMA_PX)
+    } else {
+        1.5
+    }
+}
 
 /// A track on a radar range-time map: time-tagged ranges at its first and last rows, and its range rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,7 +123,7 @@ pub fn streak_measurement(
         end: header.end(),
         a: radec(streak.x1, streak.y1)?,
         b: radec(streak.x2, streak.y2)?,
-        sigma_rad: (ENDPOINT_SIGMA_PX * scale_deg).to_radians(),
+        sigma_rad: (endpoint_sigma_px(streak) * scale_deg).to_radians(),
     })
 }
 
@@ -144,6 +158,8 @@ mod tests {
             flux: 1.0,
             width_px: 2.8,
             detection_snr: 0.0,
+            sigma_along_px: 2.0,
+            sigma_cross_px: 0.5,
         };
         let m = streak_measurement(&header, &streak, 3).unwrap();
         assert_eq!(m.id, "ogs/f7/s3");
@@ -156,7 +172,7 @@ mod tests {
             "east is left, so +x is lower RA"
         );
         assert_eq!((m.end - m.start).to_seconds(), 2.0);
-        assert!((m.sigma_rad.to_degrees() - 0.006).abs() < 1e-12);
+        assert!((m.sigma_rad.to_degrees() - 0.008).abs() < 1e-12); // the along-line 2 px
         let no_wcs = FrameHeader {
             wcs: None,
             ..header

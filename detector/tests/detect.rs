@@ -159,6 +159,8 @@ fn streak_serializes() {
         flux: 1.0e4,
         width_px: 2.8,
         detection_snr: 0.0,
+        sigma_along_px: 1.0,
+        sigma_cross_px: 0.5,
     };
     let json = serde_json::to_string(&s).unwrap();
     let back: kessler_detector::Streak = serde_json::from_str(&json).unwrap();

@@ -28,6 +28,9 @@ struct DetectLine<'a> {
     snr: f64,
     /// The statistic the threshold applies to ([`kessler_detector::Streak::detection_snr`]).
     detection_snr: f64,
+    /// 1-sigma of each endpoint along the line and across it, px.
+    sigma_along_px: f64,
+    sigma_cross_px: f64,
     flux: f64,
     width: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,6 +90,8 @@ fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -
                 y2: s.y2,
                 snr: s.snr,
                 detection_snr: s.detection_snr,
+                sigma_along_px: s.sigma_along_px,
+                sigma_cross_px: s.sigma_cross_px,
                 flux: s.flux,
                 width: s.width_px,
                 ra1: p1.map(|p| p.0),
