@@ -14,22 +14,22 @@ use kessler_od::{RaDec, Site, StreakMeasurement};
 
 use crate::Streak;
 
-/// Smallest endpoint 1-sigma a measurement gets, px: the WCS fit and the pixel response of a real camera limit
-/// astrometry to a few tenths of a pixel however bright the streak.
-pub const MIN_ENDPOINT_SIGMA_PX: f64 = 0.3;
+/// Smallest endpoint 1-sigma a measurement gets, px: what the detector's sigmas leave out (the WCS fit, the
+/// exposure's time tags, a PSF that is not the configured one) does not shrink with the streak's S/N. The 1.5 px
+/// every streak had before the sigmas existed; with 0.3 px the Kafka end-to-end night (tests/tests/pipeline.rs, fit
+/// residuals of 7.7 arcsec RMS on its brightest object) split one object in two.
+pub const MIN_ENDPOINT_SIGMA_PX: f64 = 1.5;
 
 /// The isotropic 1-sigma (px) of a streak's endpoint angles: the larger of its errors along and across the line
 /// ([`Streak::sigma_along_px`], [`Streak::sigma_cross_px`]), at least [`MIN_ENDPOINT_SIGMA_PX`]. Orbit
 /// determination weights both angles alike, so the larger error stands for both (honest along the line, where
 /// the error is largest; it gives away the better cross-line position). A streak from a message written before
-/// the sigmas existed (both 0) gets 1.5 px, what the detector gave every streak then.
+/// the sigmas existed (both 0) gets the floor, what the detector gave every streak then.
 pub fn endpoint_sigma_px(streak: &Streak) -> f64 {
-    let sigma = streak.sigma_along_px.max(streak.sigma_cross_px);
-    if sigma > 0.0 {
-        sigma.max(MIN_ENDPOINT_SIGMA_PX)
-    } else {
-        1.5
-    }
+    streak
+        .sigma_along_px
+        .max(streak.sigma_cross_px)
+        .max(MIN_ENDPOINT_SIGMA_PX)
 }
 
 /// A track on a radar range-time map: time-tagged ranges at its first and last rows, and its range rate.
