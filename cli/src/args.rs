@@ -165,7 +165,9 @@ pub struct CalibrateArgs {
     pub stars: bool,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// The lowest S/N looked at, in both statistics (the detector runs with both thresholds here).
+    /// The lowest S/N looked at: the detector runs with its detection threshold here (and its candidate threshold
+    /// here when that is lower). The refined streaks' false alarms are exact at the floor and an upper bound above
+    /// it (the robust S/N tests are at the floor too): calibrate at the threshold you mean to use.
     #[arg(long, default_value_t = 4.0)]
     pub floor: f32,
     /// Print the report as one JSON object.

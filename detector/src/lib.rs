@@ -113,7 +113,7 @@ pub struct DetectorConfig {
     /// ([`Streak::detection_snr`]); its robust S/N must reach it too. At the default, 7, 1 of 200
     /// empty 512 x 512 frames of the test suite's star fields (`detector/tests/common`: 250 stars
     /// to saturation, hot pixels, cosmic rays) has a false streak, and 0 of 500 of `kessler
-    /// calibrate --stars`; at 6, 14 of 200 and 2 of 500.
+    /// calibrate --stars --floor 7`; at 6, 14 of 200 and 6 of 500.
     pub snr_threshold: f32,
     /// Shortest streak reported, px; the FRT is searched from blocks of half this height.
     pub min_length_px: f32,

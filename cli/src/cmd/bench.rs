@@ -51,10 +51,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
 /// Run `kessler calibrate`: on a dataset's frames with no truth row, or on simulated frames of the simulator's sky.
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
+    // The transform's candidates from its usual threshold (or the floor, if lower) go on to the refinement: a
+    // refined streak at the floor may come from a candidate below it.
+    let defaults = DetectorConfig::default();
     let config = DetectorConfig {
-        transform_threshold: args.floor,
+        transform_threshold: args.floor.min(defaults.transform_threshold),
         snr_threshold: args.floor,
-        ..DetectorConfig::default()
+        ..defaults
     };
     let detector = detector(args.cpu, config);
     let mut calibration = Calibration::new(&detector);
