@@ -3,8 +3,9 @@
 //!
 //! On a frame that holds no streak every detection is false. [`Calibration`] collects, frame by frame, the
 //! largest S/N of the line-transform candidates ([`crate::Peak`], the FRT entries of every searched level) and of
-//! the refined streaks ([`crate::Streak::detection_snr`], the statistic the threshold applies to). The fraction of frames whose maximum reaches `t` is the fraction
-//! with a false alarm at threshold `t`; its `1 - rate` quantile is the threshold for `rate` false alarms per frame.
+//! the refined streaks ([`crate::Streak::detection_snr`], the statistic the threshold applies to). The fraction of
+//! frames whose maximum reaches `t` is the fraction with a false alarm at threshold `t`; its `1 - rate` quantile is
+//! the threshold for `rate` false alarms per frame.
 //!
 //! The transform's maximum says what any detector can do on such frames. Its entries are a subset of the
 //! segments a streak search must try (every position and angle, lengths from the shortest streak up), so an

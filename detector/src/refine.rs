@@ -18,14 +18,13 @@
 //!      the line; extent and fit are repeated twice;
 //!    - flux, width and S/N are measured on the pixels around the final segment.
 //! 4. A candidate is kept when its segment is at least `min_length_px` long and its
-//!    matched-filter S/N on the clipped image (the detection statistic) reaches
-//!    `snr_threshold`. Two shape tests then ask for a line, each relative to that S/N (so that
-//!    neither re-decides with a noisier statistic): its robust S/N (median of the profile x
-//!    sqrt(length), blind to a few stars on the line) reaches `SHAPE_FRACTION` of it and no
-//!    quarter of it falls significantly short (a chain of stars), and so does the robust S/N
-//!    once the local background, read on two parallel side bands, is taken off the profile (a
-//!    streak is a thin line; the halo of a galaxy or the wings of a bright star lift the side
-//!    bands as well).
+//!    matched-filter S/N on the clipped image, with the sources on the line left out (the
+//!    detection statistic), reaches `snr_threshold`. Two shape tests then ask for a line: its
+//!    robust S/N (median of the profile x sqrt(length), blind to a few stars on the line)
+//!    reaches `SHAPE_FRACTION` of the threshold and no quarter of it falls significantly short
+//!    (a chain of stars), and so does the robust S/N once the local background, read on two
+//!    parallel side bands, is taken off the profile (a streak is a thin line; the halo of a
+//!    galaxy or the wings of a bright star lift the side bands as well).
 //!    A kept streak is masked in turn, so the weaker peaks it causes (lines crossing it at
 //!    small angles) find nothing left and are rejected.
 
