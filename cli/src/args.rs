@@ -112,6 +112,10 @@ pub struct SimulateArgs {
     /// Matched-filter S/N values, e.g. 3,5,7,10,15.
     #[arg(long, value_delimiter = ',', conflicts_with = "radar")]
     pub snr_grid: Option<Vec<f64>>,
+    /// With --snr-grid: square frames of this many px a side (stars, hot pixels and cosmic rays in
+    /// proportion to the area, as at 512).
+    #[arg(long, default_value_t = 512, requires = "snr_grid", value_parser = clap::value_parser!(u32).range(64..=8192))]
+    pub side: u32,
     /// Write beam-park radar range-time maps instead (this many, default 20): rows are time, columns range
     /// gates, with truth.csv for `kessler bench`.
     #[arg(long)]

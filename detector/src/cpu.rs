@@ -12,7 +12,7 @@
 //! the image, FRT values against their [`FrtLevel`]); [`crate::Detector::detect`] checks a
 //! frame with [`crate::validate_frame`] first.
 
-use ndarray::{Array2, ArrayView2, Zip, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, Zip, s};
 use rayon::prelude::*;
 
 use crate::DetectorConfig;
@@ -41,23 +41,66 @@ impl BackgroundGrid {
     /// extrapolated linearly beyond the outer centres (so that a sky gradient is followed to the
     /// frame's edge), as `normalize.wgsl` computes them.
     pub fn at(&self, x: u32, y: u32) -> [f32; 2] {
-        let (ix0, fx) = grid_coord(x, self.tile, self.tiles_x);
-        let (iy0, fy) = grid_coord(y, self.tile, self.tiles_y);
-        let ix1 = (ix0 + 1).min(self.tiles_x as usize - 1);
-        let iy1 = (iy0 + 1).min(self.tiles_y as usize - 1);
+        let (ix0, ix1, fx) = self.column(x);
+        let (iy0, iy1, fy) = self.row(y);
         let row = self.tiles_x as usize;
-        let s00 = self.stats[iy0 * row + ix0];
-        let s10 = self.stats[iy0 * row + ix1];
-        let s01 = self.stats[iy1 * row + ix0];
-        let s11 = self.stats[iy1 * row + ix1];
-        let mut out = [0.0; 2];
-        for c in 0..2 {
-            let top = s00[c] + (s10[c] - s00[c]) * fx;
-            let bottom = s01[c] + (s11[c] - s01[c]) * fx;
-            out[c] = top + (bottom - top) * fy;
-        }
+        bilinear(
+            [self.stats[iy0 * row + ix0], self.stats[iy0 * row + ix1]],
+            [self.stats[iy1 * row + ix0], self.stats[iy1 * row + ix1]],
+            fx,
+            fy,
+        )
+    }
+
+    /// `f(p, at(x, y))` for every pixel `p` at `(x, y)` of `pixels`, the grid coordinates
+    /// computed once per row and column.
+    pub(crate) fn map(
+        &self,
+        pixels: ArrayView2<f32>,
+        f: impl Fn(f32, [f32; 2]) -> f32 + Sync,
+    ) -> Array2<f32> {
+        let (width, _) = size(&pixels);
+        let columns: Vec<(usize, usize, f32)> = (0..width).map(|x| self.column(x)).collect();
+        let row = self.tiles_x as usize;
+        let mut out = Array2::zeros(pixels.raw_dim());
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(pixels.axis_iter(Axis(0)))
+            .enumerate()
+            .for_each(|(y, (mut out, pixels))| {
+                let (iy0, iy1, fy) = self.row(y as u32);
+                let (top, bottom) = (&self.stats[iy0 * row..], &self.stats[iy1 * row..]);
+                for ((value, &p), &(ix0, ix1, fx)) in out.iter_mut().zip(&pixels).zip(&columns) {
+                    let stats = bilinear([top[ix0], top[ix1]], [bottom[ix0], bottom[ix1]], fx, fy);
+                    *value = f(p, stats);
+                }
+            });
         out
     }
+
+    /// Tile columns either side of pixel column `x` and the weight of the right one.
+    fn column(&self, x: u32) -> (usize, usize, f32) {
+        let (i0, f) = grid_coord(x, self.tile, self.tiles_x);
+        (i0, (i0 + 1).min(self.tiles_x as usize - 1), f)
+    }
+
+    /// Tile rows either side of pixel row `y` and the weight of the lower one.
+    fn row(&self, y: u32) -> (usize, usize, f32) {
+        let (i0, f) = grid_coord(y, self.tile, self.tiles_y);
+        (i0, (i0 + 1).min(self.tiles_y as usize - 1), f)
+    }
+}
+
+/// Bilinear interpolation of `[level, noise]` between the tiles `[left, right]` of the upper
+/// row and of the lower row, weights `fx` to the right and `fy` down.
+fn bilinear(upper: [[f32; 2]; 2], lower: [[f32; 2]; 2], fx: f32, fy: f32) -> [f32; 2] {
+    let mut out = [0.0; 2];
+    for c in 0..2 {
+        let top = upper[0][c] + (upper[1][c] - upper[0][c]) * fx;
+        let bottom = lower[0][c] + (lower[1][c] - lower[0][c]) * fx;
+        out[c] = top + (bottom - top) * fy;
+    }
+    out
 }
 
 /// Index of the lower tile centre and weight of the upper one, for pixel `p` on an axis of
@@ -157,12 +200,23 @@ pub fn background(pixels: ArrayView2<f32>, config: &DetectorConfig) -> Backgroun
             let y0 = (i / tiles_x) * tile;
             let x1 = (x0 + tile).min(width);
             let y1 = (y0 + tile).min(height);
-            let mut vals: Vec<f32> = pixels
+            // Sorted as integers in the order of `f32::total_cmp` (its own key, faster to
+            // compare than the floats).
+            let key = |v: f32| {
+                let bits = v.to_bits() as i32;
+                bits ^ ((((bits >> 31) as u32) >> 1) as i32)
+            };
+            let mut keys: Vec<i32> = pixels
                 .slice(s![y0 as usize..y1 as usize, x0 as usize..x1 as usize])
                 .iter()
-                .copied()
+                .map(|&v| key(v))
                 .collect();
-            vals.sort_unstable_by(f32::total_cmp);
+            keys.sort_unstable();
+            // The key is its own inverse.
+            let vals: Vec<f32> = keys
+                .into_iter()
+                .map(|k| f32::from_bits(key(f32::from_bits(k as u32)) as u32))
+                .collect();
             tile_stats(&vals, config.clip_iterations, config.clip_sigma, correction)
         })
         .collect();
@@ -233,18 +287,13 @@ pub fn normalize(
     grid: &BackgroundGrid,
     config: &DetectorConfig,
 ) -> Array2<f32> {
-    let mut z = Array2::zeros(pixels.raw_dim());
-    Zip::indexed(&mut z)
-        .and(pixels)
-        .par_for_each(|(y, x), out, &p| {
-            let [bg, sigma] = grid.at(x as u32, y as u32);
-            *out = if sigma > 0.0 {
-                ((p - bg) / sigma).clamp(-config.clip_lo, config.clip_hi)
-            } else {
-                0.0
-            };
-        });
-    z
+    grid.map(pixels, |p, [bg, sigma]| {
+        if sigma > 0.0 {
+            ((p - bg) / sigma).clamp(-config.clip_lo, config.clip_hi)
+        } else {
+            0.0
+        }
+    })
 }
 
 /// `(width, height)` of an image, px: its columns and rows.
@@ -381,17 +430,10 @@ pub fn matched_filter(
         let hi = (centre + r as usize).min(extent - 1);
         (lo, hi, lo + r as usize - centre)
     };
-    let mut rows = Array2::from_elem(z.raw_dim(), (0.0f32, false));
-    Zip::indexed(&mut rows).par_for_each(|(y, x), value| {
-        let (lo, hi, k0) = taps(x, w);
-        let mut sum = 0.0f32;
-        let mut source = false;
-        for (k, xx) in (lo..=hi).enumerate() {
-            sum += g[k0 + k] * z[[y, xx]];
-            source |= sources[[y, xx]] != 0;
-        }
-        *value = (sum, source);
-    });
+    let (z, sources) = (z.as_standard_layout(), sources.as_standard_layout());
+    fn slice<T>(row: ArrayView1<'_, T>) -> &[T] {
+        row.to_slice().expect("a row in standard layout")
+    }
     // The kernel's in-frame norm along one axis, per coordinate.
     let norms = |extent: usize| -> Vec<f32> {
         (0..extent)
@@ -402,25 +444,75 @@ pub fn matched_filter(
             .collect()
     };
     let (norm_x, norm_y) = (norms(w), norms(h));
+    // Bands of output rows, each from the pass along the rows of its own rows and of the
+    // kernel's reach above and below them (per pixel: the sum, and whether a point source is
+    // in the window), then the pass along the columns, a whole output row at a time.
     let mut out = Array2::from_elem(z.raw_dim(), [0.0f32; 2]);
-    Zip::indexed(&mut out).par_for_each(|(y, x), value| {
-        let (ylo, yhi, ky) = taps(y, h);
-        let mut sum = 0.0f32;
-        let mut source = false;
-        for (k, yy) in (ylo..=yhi).enumerate() {
-            let (s, p) = rows[[yy, x]];
-            sum += g[ky + k] * s;
-            source |= p;
-        }
-        *value = if source {
-            [0.0, 0.0]
-        } else {
-            let zf = sum / (norm_x[x] * norm_y[y]).sqrt();
-            [zf.clamp(-config.filtered_clip, config.filtered_clip), 1.0]
-        };
-    });
+    out.axis_chunks_iter_mut(Axis(0), FILTER_BAND_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(band, mut out)| {
+            let first = band * FILTER_BAND_ROWS;
+            let (lo, hi) = (
+                first.saturating_sub(r as usize),
+                (first + out.nrows() - 1 + r as usize).min(h - 1),
+            );
+            let mut row_sums = vec![0.0f32; (hi - lo + 1) * w];
+            let mut row_sources = vec![false; (hi - lo + 1) * w];
+            for (yy, (sums, flags)) in
+                (lo..=hi).zip(row_sums.chunks_mut(w).zip(row_sources.chunks_mut(w)))
+            {
+                let (z, sources) = (slice(z.row(yy)), slice(sources.row(yy)));
+                for (x, (sum, flag)) in sums.iter_mut().zip(flags.iter_mut()).enumerate() {
+                    let (lo, hi, k0) = taps(x, w);
+                    let weights = &g[k0..=k0 + hi - lo];
+                    *sum = weights
+                        .iter()
+                        .zip(&z[lo..=hi])
+                        .fold(0.0f32, |acc, (g, z)| acc + g * z);
+                    *flag = sources[lo..=hi].iter().any(|&p| p != 0);
+                }
+            }
+            let mut sums = vec![0.0f32; w];
+            let mut source = vec![false; w];
+            for (j, mut out) in out.axis_iter_mut(Axis(0)).enumerate() {
+                let y = first + j;
+                let (ylo, yhi, ky) = taps(y, h);
+                sums.fill(0.0);
+                source.fill(false);
+                for (k, yy) in (ylo..=yhi).enumerate() {
+                    let weight = g[ky + k];
+                    let at = (yy - lo) * w..(yy - lo + 1) * w;
+                    for (sum, s) in sums.iter_mut().zip(&row_sums[at.clone()]) {
+                        *sum += weight * s;
+                    }
+                    for (flag, &p) in source.iter_mut().zip(&row_sources[at]) {
+                        *flag |= p;
+                    }
+                }
+                for (x, value) in out.iter_mut().enumerate() {
+                    *value = if source[x] {
+                        [0.0, 0.0]
+                    } else {
+                        let zf = sums[x] / (norm_x[x] * norm_y[y]).sqrt();
+                        [zf.clamp(-config.filtered_clip, config.filtered_clip), 1.0]
+                    };
+                }
+            }
+        });
     out
 }
+
+/// Starts per task of the streamed transform ([`Transform`]): 32 KiB of a level's row (a few,
+/// in the unit tests, so that their small frames split rows too).
+#[cfg(not(test))]
+const ROW_PART: usize = 4096;
+#[cfg(test)]
+const ROW_PART: usize = 7;
+
+/// Output rows per task of [`matched_filter`]: the pass along the rows is done for the band
+/// and the kernel's reach either side of it (a few rows again per band).
+const FILTER_BAND_ROWS: usize = 32;
 
 /// Orientation of a Fast Radon Transform: which image axis its lines advance along.
 ///
@@ -538,17 +630,70 @@ impl FrtLevel {
     }
 }
 
-/// Value of the oriented image at `(r, c)`: `[zf, variance]` inside the frame, zeros outside.
-fn oriented(zf: &ArrayView2<[f32; 2]>, level: &FrtLevel, r: i32, c: i32) -> [f32; 2] {
-    if r < 0 || c < 0 || r >= level.rows as i32 || c >= level.cols as i32 {
-        return [0.0, 0.0];
-    }
-    let (x, y) = if level.orientation == ROWS {
-        (c as usize, r as usize)
+/// The oriented image of `zf` (the frame for [`ROWS`], its transpose for [`COLUMNS`]) in
+/// standard layout, so that each of its rows is a slice (a copy only where `zf` is not laid out
+/// so already).
+fn oriented(zf: ArrayView2<'_, [f32; 2]>, orientation: Orientation) -> CowArray<'_, [f32; 2], Ix2> {
+    let image = if orientation == ROWS {
+        zf
     } else {
-        (r as usize, c as usize)
+        zf.reversed_axes()
     };
-    zf[[y, x]]
+    if image.is_standard_layout() {
+        CowArray::from(image)
+    } else {
+        CowArray::from(image.as_standard_layout().into_owned())
+    }
+}
+
+/// Row `r` of an oriented image, empty in the padding below it (a line there misses the image).
+fn image_row<'a>(image: &'a CowArray<[f32; 2], Ix2>, r: usize) -> &'a [[f32; 2]] {
+    if r < image.nrows() {
+        image
+            .row(r)
+            .to_slice()
+            .expect("an oriented image is in standard layout")
+    } else {
+        &[]
+    }
+}
+
+/// Part of one row of a level, entry `(b, s, x)` for the starts `x` from `first - pad` on
+/// (`out[x + pad - first]`), from the two rows of the level below it sums (Brady 1998, eq. 2):
+/// `top`, block `2b` at shift `a`, and `bottom`, block `2b + 1` at shift `a`, each indexed by its
+/// start column plus `child_pad` (an oriented image row for level 1, where `child_pad` is 0).
+/// `offset` is `s - a`. A start outside a child row is a half-line that misses the image and
+/// counts 0; the sum is `top + bottom` in that order, as `frt.wgsl` adds them.
+fn combine_row(
+    out: &mut [[f32; 2]],
+    (first, pad): (usize, i32),
+    (top, bottom): (&[[f32; 2]], &[[f32; 2]]),
+    child_pad: i32,
+    offset: i32,
+) {
+    // `out[i]` is start x = i + base, at child index x + shift + child_pad: the part of `out`
+    // where that lies in `0..len`.
+    let base = first as i32 - pad;
+    let n = out.len() as i32;
+    let span = |shift: i32, len: usize| -> std::ops::Range<usize> {
+        let from = (-base - shift - child_pad).clamp(0, n) as usize;
+        let end = (len as i32 - base - shift - child_pad).clamp(from as i32, n);
+        from..end as usize
+    };
+    let t = span(0, top.len());
+    out[..t.start].fill([0.0, 0.0]);
+    out[t.end..].fill([0.0, 0.0]);
+    if !t.is_empty() {
+        let t0 = (t.start as i32 + base + child_pad) as usize;
+        out[t.clone()].copy_from_slice(&top[t0..t0 + t.len()]);
+    }
+    let u = span(offset, bottom.len());
+    if !u.is_empty() {
+        let u0 = (u.start as i32 + base + offset + child_pad) as usize;
+        for (value, b) in out[u.clone()].iter_mut().zip(&bottom[u0..u0 + u.len()]) {
+            *value = [value[0] + b[0], value[1] + b[1]];
+        }
+    }
 }
 
 /// Stage 4 (`frt.wgsl`): one level of the Fast Radon Transform of `zf` (`[zf, variance]` per
@@ -558,41 +703,36 @@ fn oriented(zf: &ArrayView2<[f32; 2]>, level: &FrtLevel, r: i32, c: i32) -> [f32
 /// The recursion (Brady 1998, eq. 2; Nir et al. 2018, sect. 2.2): with `a = s / 2` rounded
 /// towards zero, the line of shift `s` over a block of `2h'` rows is the line of shift `a`
 /// over its upper half followed by the line of shift `a` over its lower half starting at
-/// `x + s - a`: `T(b, s, x) = T'(2b, a, x) + T'(2b + 1, a, x + s - a)`. A half-line that
-/// starts outside `-(h'-1) .. cols + h' - 1` misses the image and counts 0.
+/// `x + s - a`: `T(b, s, x) = T'(2b, a, x) + T'(2b + 1, a, x + s - a)` ([`combine_row`]).
+///
+/// This is the reference the shader is tested against; the detector's CPU path computes the
+/// same rows a shift at a time ([`line_peaks`]).
 pub fn frt_level(
     zf: ArrayView2<[f32; 2]>,
     level: &FrtLevel,
     previous: &[[f32; 2]],
 ) -> Vec<[f32; 2]> {
     let mut out = vec![[0.0f32; 2]; level.len()];
+    let image = (level.level == 1).then(|| oriented(zf, level.orientation));
     let child = FrtLevel {
         level: level.level - 1,
         ..*level
     };
     let (starts, shifts) = (level.starts() as usize, level.shifts() as usize);
     let pad = level.pad() as i32;
-    // A row of the level below, as a function of the start column (zeros where its line
-    // misses the image): for level 1, a row of the oriented image.
-    let child_row = |block: u32, shift: i32| -> (&[[f32; 2]], i32) {
-        if level.level == 1 {
-            return (&[], 0);
+    let child_row = |block: u32, shift: i32| -> &[[f32; 2]] {
+        match &image {
+            Some(image) => image_row(image, block as usize),
+            None => {
+                let first = child.index(block, shift, -(child.pad() as i32));
+                &previous[first..first + child.starts() as usize]
+            }
         }
-        let first = child.index(block, shift, -(child.pad() as i32));
-        (
-            &previous[first..first + child.starts() as usize],
-            child.pad() as i32,
-        )
     };
-    let get = |row: &[[f32; 2]], row_pad: i32, block: u32, x: i32| -> [f32; 2] {
-        if level.level == 1 {
-            return oriented(&zf, level, block as i32, x);
-        }
-        usize::try_from(x + row_pad)
-            .ok()
-            .and_then(|i| row.get(i))
-            .copied()
-            .unwrap_or([0.0, 0.0])
+    let child_pad = if level.level == 1 {
+        0
+    } else {
+        child.pad() as i32
     };
     // One (block, shift) row per task, so that the top levels (one or two blocks) still use
     // every core.
@@ -602,14 +742,8 @@ pub fn frt_level(
             let b = (row_index / shifts) as u32;
             let s = (row_index % shifts) as i32 - pad;
             let a = s / 2;
-            let (top, top_pad) = child_row(2 * b, a);
-            let (bottom, bottom_pad) = child_row(2 * b + 1, a);
-            for (xi, value) in row.iter_mut().enumerate() {
-                let x = xi as i32 - pad;
-                let t = get(top, top_pad, 2 * b, x);
-                let u = get(bottom, bottom_pad, 2 * b + 1, x + s - a);
-                *value = [t[0] + u[0], t[1] + u[1]];
-            }
+            let rows = (child_row(2 * b, a), child_row(2 * b + 1, a));
+            combine_row(row, (0, pad), rows, child_pad, s - a);
         });
     out
 }
@@ -640,10 +774,14 @@ pub(crate) fn entry_snr(level: &FrtLevel, s: i32, value: [f32; 2], psf_sigma: f3
     if value[1] < min_samples(level) {
         return 0.0;
     }
+    value[0] / (value[1] * sample_variance(level, s, psf_sigma)).sqrt()
+}
+
+/// `c` of [`entry_snr`] for shift `s` of `level`.
+fn sample_variance(level: &FrtLevel, s: i32, psf_sigma: f32) -> f32 {
     let slope = s as f32 / level.pad() as f32;
     let step = (1.0 + slope * slope).sqrt();
-    let c = (TWO_SQRT_PI * psf_sigma / step).max(1.0);
-    value[0] / (value[1] * c).sqrt()
+    (TWO_SQRT_PI * psf_sigma / step).max(1.0)
 }
 
 /// A local maximum of the S/N of one FRT level, above `config.transform_threshold`: a
@@ -723,23 +861,298 @@ pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig)
 }
 
 /// Stages 4 and 5 on the CPU: every level of both orientations, peaks of the searched
-/// levels, strongest first, at most `config.max_peaks`.
+/// levels, strongest first, at most `config.max_peaks`: the peaks of [`frt_level`] and
+/// [`frt_peaks`] level by level, computed a shift at a time ([`Transform`]) so that no level is
+/// ever held whole.
 pub fn line_peaks(zf: ArrayView2<[f32; 2]>, config: &DetectorConfig) -> Vec<Peak> {
-    let (width, height) = size(&zf);
-    let mut found = Vec::new();
-    for orientation in [ROWS, COLUMNS] {
-        let mut previous = Vec::new();
-        for level in FrtLevel::all(width, height, orientation) {
-            let values = frt_level(zf, &level, &previous);
-            if searched(&level, config) {
-                found.extend(frt_peaks(&level, &values, config));
-            }
-            previous = values;
-        }
-    }
+    let (rows, columns) = rayon::join(
+        || Transform::new(zf, ROWS, config).peaks(),
+        || Transform::new(zf, COLUMNS, config).peaks(),
+    );
+    let mut found = [rows, columns].concat();
     sort_peaks(&mut found);
     found.truncate(config.max_peaks as usize);
     found
+}
+
+/// The Fast Radon Transform of one orientation, streamed: each level holds one row per block,
+/// all at the same shift. The top level runs through its shifts in order; a level's shift `s`
+/// needs shift `s / 2` (towards zero) of the level below, so every level runs through its own
+/// shifts in order too, and computes each row once, as [`frt_level`] does, with the memory of
+/// `blocks x starts` entries per level instead of `blocks x shifts x starts`. Level 1 is not
+/// held at all: level 2 makes the level-1 rows it needs from the frame ([`level_one`]), a few
+/// blocks at a time. At 4096 x 4096 px that is about 4096 x 2048 entries (64 MiB) per
+/// orientation, where the top level alone has 8191 x 12286 (768 MiB).
+struct Transform<'a> {
+    /// The frame's `[zf, variance]` in standard layout: the oriented image's rows for [`ROWS`],
+    /// its columns for [`COLUMNS`] ([`level_one`]).
+    frame: CowArray<'a, [f32; 2], Ix2>,
+    config: &'a DetectorConfig,
+    /// Levels 1 up to the full transform.
+    levels: Vec<Streamed>,
+}
+
+/// One level of a [`Transform`]: its rows at `shift`, and the entries of its searched rows so
+/// far that reach the threshold.
+struct Streamed {
+    level: FrtLevel,
+    /// The shift `values` hold, `None` before the first.
+    shift: Option<i32>,
+    /// Row of every block at `shift`, `blocks x starts`, indexed as [`FrtLevel::index`] with
+    /// one shift (empty for level 1).
+    values: Vec<[f32; 2]>,
+    /// `(block, shift + pad, start + pad, S/N)` of the entries at or over the threshold.
+    above: Vec<(u32, i32, i32, f32)>,
+}
+
+impl<'a> Transform<'a> {
+    fn new(
+        zf: ArrayView2<'a, [f32; 2]>,
+        orientation: Orientation,
+        config: &'a DetectorConfig,
+    ) -> Self {
+        let (width, height) = size(&zf);
+        let levels = FrtLevel::all(width, height, orientation)
+            .into_iter()
+            .map(|level| Streamed {
+                level,
+                shift: None,
+                // Level 1 is never held: level 2 computes the rows it needs from the frame.
+                values: if level.level == 1 {
+                    Vec::new()
+                } else {
+                    vec![[0.0; 2]; level.blocks() as usize * level.starts() as usize]
+                },
+                above: Vec::new(),
+            })
+            .collect();
+        Transform {
+            frame: oriented(zf, ROWS),
+            config,
+            levels,
+        }
+    }
+
+    /// Every shift of the top level, then the peaks of every searched level.
+    fn peaks(mut self) -> Vec<Peak> {
+        let top = self.levels.len() - 1;
+        let pad = self.levels[top].level.pad() as i32;
+        for s in -pad..=pad {
+            self.advance(top, s);
+        }
+        let config = self.config;
+        self.levels
+            .into_iter()
+            .flat_map(|streamed| streamed.local_maxima(config))
+            .collect()
+    }
+
+    /// Brings level `index + 1` (`index` >= 1: level 2 and up) to shift `s`, the levels below
+    /// it first.
+    fn advance(&mut self, index: usize, s: i32) {
+        if self.levels[index].shift == Some(s) {
+            return;
+        }
+        let a = s / 2;
+        if index > 1 {
+            self.advance(index - 1, a);
+        }
+        let (below, here) = self.levels.split_at_mut(index);
+        let here = &mut here[0];
+        let level = here.level;
+        let starts = level.starts() as usize;
+        let pad = level.pad() as i32;
+        let config = self.config;
+        let over = |level: &FrtLevel, (b, s): (usize, i32), first: usize, part: &[[f32; 2]]| {
+            if searched(level, config) {
+                above_threshold(level, (b as u32, s), first, part, config).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        if let [one] = below {
+            // Level 2 from level 1's rows at shift a, made from the frame a group of blocks at a
+            // time; level 1 is searched the first time each of its shifts is made (level 2's
+            // shifts s run in order, and a = s / 2 towards zero).
+            let first_time = s == -pad || (s - 1) / 2 != a;
+            let (frame, one_level) = (self.frame.view(), one.level);
+            let one_starts = one_level.starts() as usize;
+            let found: Vec<(Vec<_>, Vec<_>)> = here
+                .values
+                .par_chunks_mut(LEVEL_TWO_GROUP * starts)
+                .enumerate()
+                .map(|(group, rows)| {
+                    let first_child = 2 * group * LEVEL_TWO_GROUP;
+                    let mut children = vec![[0.0f32; 2]; 2 * rows.len() / starts * one_starts];
+                    level_one(frame, level.orientation, a, first_child, &mut children);
+                    let mut found_one = Vec::new();
+                    if first_time {
+                        for (j, row) in children.chunks(one_starts).enumerate() {
+                            found_one.extend(over(&one_level, (first_child + j, a), 0, row));
+                        }
+                    }
+                    let mut found_two = Vec::new();
+                    for (j, row) in rows.chunks_mut(starts).enumerate() {
+                        let top = &children[2 * j * one_starts..(2 * j + 1) * one_starts];
+                        let bottom = &children[(2 * j + 1) * one_starts..(2 * j + 2) * one_starts];
+                        combine_row(row, (0, pad), (top, bottom), 1, s - a);
+                        let b = group * LEVEL_TWO_GROUP + j;
+                        found_two.extend(over(&level, (b, s), 0, row));
+                    }
+                    (found_one, found_two)
+                })
+                .collect();
+            for (found_one, found_two) in found {
+                one.above.extend(found_one);
+                here.above.extend(found_two);
+            }
+        } else {
+            let child = below.last().expect("level 3 and up have a level below");
+            let (child_starts, child_pad) =
+                (child.level.starts() as usize, child.level.pad() as i32);
+            let child_row =
+                |block: usize| &child.values[block * child_starts..(block + 1) * child_starts];
+            // Rows in parts of `ROW_PART` starts, so that the top levels (one or two blocks)
+            // still use every core; each part is searched for entries over the threshold while
+            // it is still in the cache.
+            let found: Vec<(u32, i32, i32, f32)> = here
+                .values
+                .par_chunks_mut(starts)
+                .enumerate()
+                .flat_map(|(b, row)| {
+                    let rows = (child_row(2 * b), child_row(2 * b + 1));
+                    row.par_chunks_mut(ROW_PART)
+                        .enumerate()
+                        .flat_map_iter(move |(k, part)| {
+                            let first = k * ROW_PART;
+                            combine_row(part, (first, pad), rows, child_pad, s - a);
+                            over(&level, (b, s), first, part)
+                        })
+                })
+                .collect();
+            here.above.extend(found);
+        }
+        here.shift = Some(s);
+    }
+}
+
+/// Level-1 blocks per task of level 2 in [`Transform`] (level 2 blocks; twice as many level-1
+/// blocks, four times as many frame rows or columns).
+const LEVEL_TWO_GROUP: usize = 8;
+
+/// The level-1 rows at shift `s` (-1, 0 or 1) of the blocks from `first` on, into `out` (as many
+/// blocks as it holds rows of `starts = cols + 2`), as [`combine_row`] sums them (the same
+/// additions in the same order). For [`ROWS`], block `b` sums frame rows `2b` and `2b + 1`;
+/// for [`COLUMNS`], frame columns `2b` and `2b + 1`, read a few at a time from each frame row
+/// (`frame` in standard layout) instead of from a transposed copy of the frame.
+fn level_one(
+    frame: ArrayView2<[f32; 2]>,
+    orientation: Orientation,
+    s: i32,
+    first: usize,
+    out: &mut [[f32; 2]],
+) {
+    let (height, width) = frame.dim();
+    let row = |y: usize| frame.row(y).to_slice().expect("a frame in standard layout");
+    if orientation == ROWS {
+        let starts = width + 2;
+        let frame_row = |y: usize| if y < height { row(y) } else { &[] };
+        for (j, out) in out.chunks_mut(starts).enumerate() {
+            let b = first + j;
+            combine_row(out, (0, 1), (frame_row(2 * b), frame_row(2 * b + 1)), 0, s);
+        }
+        return;
+    }
+    // Oriented columns are frame rows: start x = -1 ..= height.
+    let starts = height + 2;
+    let in_frame = |y: i64| (0..height as i64).contains(&y).then(|| row(y as usize));
+    for xi in 0..starts {
+        let x = xi as i64 - 1;
+        let (top, bottom) = (in_frame(x), in_frame(x + i64::from(s)));
+        for (j, out) in out.chunks_mut(starts).enumerate() {
+            let column = 2 * (first + j);
+            let mut v = match top {
+                Some(top) if column < width => top[column],
+                _ => [0.0, 0.0],
+            };
+            if let Some(bottom) = bottom.filter(|_| column + 1 < width) {
+                let u = bottom[column + 1];
+                v = [v[0] + u[0], v[1] + u[1]];
+            }
+            out[xi] = v;
+        }
+    }
+}
+
+/// The entries of row `(block, s)` of `level` at or over `config.transform_threshold`, of its
+/// part `row` that starts at index `first`, as `(block, s + pad, x + pad, S/N)`. The test runs on squares first (no square root for the
+/// noise), with a margin for rounding, and [`entry_snr`] decides.
+fn above_threshold<'r>(
+    level: &'r FrtLevel,
+    (block, s): (u32, i32),
+    first: usize,
+    row: &'r [[f32; 2]],
+    config: &'r DetectorConfig,
+) -> impl Iterator<Item = (u32, i32, i32, f32)> + 'r {
+    let pad = level.pad() as i32;
+    let threshold = config.transform_threshold;
+    let bound = 0.999 * threshold * threshold * sample_variance(level, s, config.psf_sigma_px);
+    let fewest = min_samples(level);
+    let over = move |value: &[f32; 2]| {
+        (value[0] > 0.0) & (value[1] >= fewest) & (value[0] * value[0] >= bound * value[1])
+    };
+    // Runs of entries tested without a branch (so that the compiler can vectorize the test),
+    // one by one only in the rare run that holds an entry over the bound.
+    const RUN: usize = 32;
+    row.chunks(RUN)
+        .enumerate()
+        .filter(move |(_, run)| run.iter().fold(false, |any, value| any | over(value)))
+        .flat_map(move |(k, run)| {
+            run.iter().enumerate().filter_map(move |(i, value)| {
+                if !over(value) {
+                    return None;
+                }
+                let snr = entry_snr(level, s, *value, config.psf_sigma_px);
+                let xi = first + k * RUN + i;
+                (snr >= threshold).then_some((block, s + pad, xi as i32, snr))
+            })
+        })
+}
+
+impl Streamed {
+    /// The entries over the threshold that beat every other entry of their block within
+    /// `config.nms_radius` in shift and start, as [`frt_peaks`] decides (an entry under the
+    /// threshold never beats one over it, so the entries over it are all that need comparing).
+    fn local_maxima(mut self, config: &DetectorConfig) -> Vec<Peak> {
+        self.above
+            .sort_unstable_by_key(|&(b, si, xi, _)| (b, si, xi));
+        let above = &self.above;
+        let rad = config.nms_radius as i32;
+        let pad = self.level.pad() as i32;
+        above
+            .iter()
+            .filter(|&&(b, si, xi, v)| {
+                (-rad..=rad).all(|dsi| {
+                    let first = above
+                        .partition_point(|&(b2, s2, x2, _)| (b2, s2, x2) < (b, si + dsi, xi - rad));
+                    above[first..]
+                        .iter()
+                        .take_while(|&&(b2, s2, x2, _)| (b2, s2, x2) <= (b, si + dsi, xi + rad))
+                        .all(|&(_, s2, x2, u)| {
+                            (s2 == si && x2 == xi) || !(u > v || (u == v && (s2, x2) < (si, xi)))
+                        })
+                })
+            })
+            .map(|&(block, si, xi, snr)| Peak {
+                orientation: self.level.orientation,
+                level: self.level.level,
+                block,
+                shift: si - pad,
+                x: xi - pad,
+                snr,
+            })
+            .collect()
+    }
 }
 
 /// Orders peaks strongest first, ties by orientation, level, block, shift and start.
@@ -909,6 +1322,45 @@ mod tests {
         );
         let columns = FrtLevel::all(width, height, COLUMNS)[0];
         assert_eq!(columns.segment(3, -1, 7), [6.0, 7.0, 7.0, 6.0]);
+    }
+
+    #[test]
+    fn streamed_transform_finds_the_peaks_of_the_levels() {
+        // A non-square frame of filtered noise with masked pixels and a faint line, a low
+        // threshold so that every level has many peaks, ties included (equal entries).
+        let (width, height) = (83u32, 50u32);
+        let values = noise(7, (width * height) as usize);
+        let mut zf = Array2::from_shape_fn((height as usize, width as usize), |(y, x)| {
+            let v = values[y * width as usize + x];
+            if (x * 7 + y * 3) % 41 == 0 {
+                [0.0, 0.0]
+            } else {
+                [(v * 4.0).round() / 4.0, 1.0]
+            }
+        });
+        for y in 5..45 {
+            zf[[y, 10 + y]][0] += 1.0;
+        }
+        let config = DetectorConfig {
+            transform_threshold: 0.8,
+            min_length_px: 4.0,
+            nms_radius: 1,
+            max_peaks: 1 << 20,
+            ..DetectorConfig::default()
+        };
+        let mut reference = Vec::new();
+        for orientation in [ROWS, COLUMNS] {
+            let mut previous = Vec::new();
+            for level in FrtLevel::all(width, height, orientation) {
+                previous = frt_level(zf.view(), &level, &previous);
+                if searched(&level, &config) {
+                    reference.extend(frt_peaks(&level, &previous, &config));
+                }
+            }
+        }
+        sort_peaks(&mut reference);
+        assert!(reference.len() > 100, "{} peaks", reference.len());
+        assert_eq!(line_peaks(zf.view(), &config), reference);
     }
 
     #[test]

@@ -469,13 +469,12 @@ impl GpuContext {
             config,
             &[(Slot::Pixels, bytes(&pixels))],
             &stages,
-            &[Slot::Stats, Slot::Z, Slot::Counter, Slot::Peaks],
+            &[Slot::Stats, Slot::Counter, Slot::Peaks],
         )?;
-        let mut peaks = peaks_from_bytes(&out[2], &out[3]);
+        let mut peaks = peaks_from_bytes(&out[1], &out[2]);
         peaks.truncate(config.max_peaks as usize);
         Ok(Stages {
             grid: grid_from_bytes(&out[0], width, height, config.tile),
-            z: image_from_bytes(&out[1], (width, height)),
             peaks,
         })
     }

@@ -77,7 +77,7 @@ pub mod measure;
 pub mod message;
 mod refine;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use cpu::{BackgroundGrid, FrtLevel, Peak};
@@ -369,19 +369,21 @@ impl Detector {
                 let z = cpu::normalize(pixels, &grid, &self.config);
                 let sources = cpu::point_sources(z.view(), &self.config);
                 let zf = cpu::matched_filter(z.view(), sources.view(), &self.config);
+                // The refinement normalizes the frame again (cheaper than holding z through
+                // the transform, which holds most of the memory).
+                drop((z, sources));
                 let peaks = cpu::line_peaks(zf.view(), &self.config);
-                Stages { grid, z, peaks }
+                Stages { grid, peaks }
             }
         };
-        let streaks = refine::streaks(pixels, &stages.grid, stages.z, &stages.peaks, &self.config);
+        let streaks = refine::streaks(pixels, &stages.grid, &stages.peaks, &self.config);
         Ok((streaks, stages.peaks))
     }
 }
 
-/// What the stages hand to the refinement.
+/// What the stages hand to the refinement: no image, only the background grid and the peaks
+/// (the GPU path reads back nothing image-sized).
 struct Stages {
     grid: BackgroundGrid,
-    /// The normalized, clipped image, sigma.
-    z: Array2<f32>,
     peaks: Vec<Peak>,
 }

@@ -526,6 +526,23 @@ pub(crate) struct Optics {
 }
 
 impl Scenario {
+    /// The scenario with square frames of `side` px, as many stars, hot pixels and cosmic rays
+    /// per unit area as its own frames have.
+    pub fn with_side(self, side: u32) -> Scenario {
+        let scale = |n: usize| {
+            let area = f64::from(side).powi(2) / (f64::from(self.width) * f64::from(self.height));
+            (n as f64 * area).round() as usize
+        };
+        Scenario {
+            stars: scale(self.stars),
+            hot_pixels: scale(self.hot_pixels),
+            cosmic_rays: scale(self.cosmic_rays),
+            width: side,
+            height: side,
+            ..self
+        }
+    }
+
     /// The telescope's optics: sky and read noise per pixel (gain 1 e-/ADU).
     fn optics(&self) -> Optics {
         Optics {
@@ -739,6 +756,17 @@ pub fn write_dataset(dir: &Path, scenario: &Scenario, night: &Night) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_larger_side_keeps_the_density_of_stars_and_defects() {
+        let big = Scenario::default().with_side(2048);
+        assert_eq!((big.width, big.height), (2048, 2048));
+        let base = Scenario::default();
+        assert_eq!(big.stars, 16 * base.stars);
+        assert_eq!(big.hot_pixels, 16 * base.hot_pixels);
+        assert_eq!(big.cosmic_rays, 16 * base.cosmic_rays);
+        assert_eq!(big.psf_sigma_px, base.psf_sigma_px);
+    }
 
     #[test]
     fn snr_grid_cycles_and_leaves_every_tenth_frame_empty() {

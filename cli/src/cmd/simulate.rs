@@ -10,7 +10,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     let spinner = indicatif::ProgressBar::new_spinner().with_message("simulating");
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     if let Some(grid) = &args.snr_grid {
-        let scenario = kessler_sim::Scenario::default();
+        let scenario = kessler_sim::Scenario::default().with_side(args.side);
         let (frames, truth) =
             kessler_sim::simulate_snr_grid(&scenario, args.frames.unwrap_or(100), grid, args.seed);
         kessler_sim::write_frames(out, &frames, &truth)?;
