@@ -13,8 +13,32 @@ use clap::Parser;
 
 use args::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    fix_mmap_threshold();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("kessler: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Fixes glibc's threshold for serving an allocation by `mmap` at 1 MiB, before any thread
+/// starts. By default glibc raises it each time such a block is freed, up to 32 MiB, and from
+/// then on the detector's per-frame buffers of 1 to 32 MiB (the transform's levels, the
+/// filter's bands) come from the heap and stay resident between frames: `kessler detect` on
+/// 4096 x 4096 frames grew from 339 MiB after one frame to 421 MiB after four, and stays at
+/// 340 MiB with the threshold fixed.
+fn fix_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator; no thread has started yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let filter = std::env::var("KESSLER_LOG").unwrap_or_else(|_| "warn".into());
     let verbose = cli.verbose || filter.contains("debug") || filter.contains("trace");

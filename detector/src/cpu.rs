@@ -981,10 +981,10 @@ impl<'a> Transform<'a> {
                 .values
                 .par_chunks_mut(LEVEL_TWO_GROUP * starts)
                 .enumerate()
-                .map(|(group, rows)| {
+                .map_init(Vec::new, |children, (group, rows)| {
                     let first_child = 2 * group * LEVEL_TWO_GROUP;
-                    let mut children = vec![[0.0f32; 2]; 2 * rows.len() / starts * one_starts];
-                    level_one(frame, level.orientation, a, first_child, &mut children);
+                    children.resize(2 * rows.len() / starts * one_starts, [0.0f32; 2]);
+                    level_one(frame, level.orientation, a, first_child, children);
                     let mut found_one = Vec::new();
                     if first_time {
                         for (j, row) in children.chunks(one_starts).enumerate() {

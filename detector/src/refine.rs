@@ -568,6 +568,12 @@ fn profile_at(
         let u_lo = shifted.coords(q).1;
         let mut g = (-u_lo * u_lo / two_var).exp();
         let mut ratio = (-(2.0 * u_lo * du + du * du) / two_var).exp();
+        // The run's pixels: a row of the frame (a = 1) or a column (a = 0).
+        let (z, masked) = if a == 1 {
+            (image.z.row(c), image.masked.row(c))
+        } else {
+            (image.z.column(c), image.masked.column(c))
+        };
         for r in r_lo..=r_hi.max(r_lo) {
             q[b] = r as f64;
             let (t, u) = shifted.coords(q);
@@ -581,11 +587,10 @@ fn profile_at(
             if u.abs() > reach || x <= -0.5 || i >= n {
                 continue;
             }
-            let at = if a == 0 { [r, c] } else { [c, r] };
             let bin = &mut bins[i];
             bin.2 += weight * weight;
-            if !image.masked[at] {
-                bin.0 += weight * f64::from(image.z[at]);
+            if !masked[r] {
+                bin.0 += weight * f64::from(z[r]);
                 bin.1 += weight * weight;
             }
         }
