@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cmd::od::Format;
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use kessler_detector::DetectorConfig;
+use kessler_detector::threshold::ThresholdTable;
 use kessler_ingest::kafka::{Compression, DEFAULT_MAX_MESSAGE_BYTES, ProducerConfig};
 
 #[derive(Parser)]
@@ -167,6 +169,14 @@ pub struct CalibrateArgs {
     pub frames: usize,
     #[arg(long)]
     pub stars: bool,
+    /// Simulated square frames of this many px a side (stars, hot pixels and cosmic rays in
+    /// proportion to the area).
+    #[arg(long, default_value_t = 512, conflicts_with = "dataset", value_parser = clap::value_parser!(u32).range(64..=8192))]
+    pub side: u32,
+    /// Write this calibration into a threshold table (JSON; created, or its entry for this frame
+    /// size replaced) for --false-alarms-per-frame of detect, bench and run (--thresholds).
+    #[arg(long)]
+    pub table: Option<PathBuf>,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// The lowest S/N looked at: the detector runs with its detection threshold here (and its candidate threshold
@@ -327,19 +337,45 @@ impl Announce {
 }
 
 /// The detection threshold of the commands that detect.
-#[derive(Clone, Copy, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct Threshold {
-    /// Detection threshold, S/N of the refined streak; `kessler calibrate` gives its false-alarm rate.
-    #[arg(long, default_value_t = DetectorConfig::default().snr_threshold)]
-    pub snr_threshold: f32,
+    /// Detection threshold, S/N of the refined streak; `kessler calibrate` gives its false-alarm rate
+    /// [default: 7, unless --false-alarms-per-frame].
+    #[arg(long, conflicts_with = "false_alarms_per_frame")]
+    pub snr_threshold: Option<f32>,
+    /// Instead of a fixed threshold, the one for this many false streaks per frame, from the
+    /// calibration of each frame's size (or the next larger size) in --thresholds.
+    #[arg(long)]
+    pub false_alarms_per_frame: Option<f64>,
+    /// The threshold table (`kessler calibrate --table`); by default the one kessler ships
+    /// (simulated star fields of 512 to 2048 px).
+    #[arg(long, requires = "false_alarms_per_frame")]
+    pub thresholds: Option<PathBuf>,
 }
 
 impl Threshold {
-    pub fn config(self) -> DetectorConfig {
+    pub fn config(&self) -> DetectorConfig {
+        let defaults = DetectorConfig::default();
         DetectorConfig {
-            snr_threshold: self.snr_threshold,
-            ..DetectorConfig::default()
+            snr_threshold: self.snr_threshold.unwrap_or(defaults.snr_threshold),
+            ..defaults
         }
+    }
+
+    /// The false-alarm rate and its table, when asked for.
+    pub fn false_alarms(&self) -> anyhow::Result<Option<(ThresholdTable, f64)>> {
+        let Some(rate) = self.false_alarms_per_frame else {
+            return Ok(None);
+        };
+        let table = match &self.thresholds {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                ThresholdTable::from_json(&text).with_context(|| path.display().to_string())?
+            }
+            None => ThresholdTable::shipped(),
+        };
+        Ok(Some((table, rate)))
     }
 }
 

@@ -220,6 +220,91 @@ fn calibrate_measures_what_noise_reaches_on_frames_without_streaks() {
     assert_eq!(report["frames"], 1, "{report}");
 }
 
+/// `kessler calibrate --table` writes a threshold table; `detect --false-alarms-per-frame` takes each frame's
+/// threshold from it and says so, and refuses a frame larger than every calibrated size.
+#[test]
+fn a_calibrated_table_sets_the_threshold_of_detect() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("thresholds.json");
+    let table_arg = table.to_str().unwrap();
+    for side in ["64", "96"] {
+        kessler(&[
+            "calibrate",
+            "--frames",
+            "50",
+            "--side",
+            side,
+            "--floor",
+            "5",
+            "--cpu",
+            "--json",
+            "--table",
+            table_arg,
+        ]);
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    let sizes: Vec<_> = written["calibrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["width"].as_u64().unwrap(), c["frames"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, vec![(64, 50), (96, 50)]);
+
+    let frames = dir.path().join("frames");
+    kessler(&[
+        "simulate",
+        "--out",
+        frames.to_str().unwrap(),
+        "--snr-grid",
+        "40",
+        "--frames",
+        "1",
+        "--side",
+        "96",
+    ]);
+    let detect = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kessler"))
+            .args(["detect", "--cpu", frames.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = detect(&[
+        "--false-alarms-per-frame",
+        "0.02",
+        "--thresholds",
+        table_arg,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("threshold for 96x96 frames: S/N ")
+            && stderr.contains("in the 96x96 calibration: 50 simulated"),
+        "{stderr}"
+    );
+    // The 64 px calibration covers no 96 px frame: one line naming the sizes, nothing detected.
+    std::fs::write(
+        &table,
+        std::fs::read_to_string(&table)
+            .unwrap()
+            .replace("\"width\": 96", "\"width\": 95"),
+    )
+    .unwrap();
+    let out = detect(&[
+        "--false-alarms-per-frame",
+        "0.02",
+        "--thresholds",
+        table_arg,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no threshold calibration covers 96x96 frames (calibrated: 64x64, 95x96)"),
+        "{stderr}"
+    );
+}
+
 /// `kessler catalog import` enters element sets once (a second import of the same file changes nothing), names
 /// the file of a broken set, and `catalog list` shows the objects with their NORAD numbers and orbit source.
 #[test]

@@ -16,6 +16,7 @@
 use kessler_ingest::Frame;
 use serde::{Deserialize, Serialize};
 
+use crate::threshold::SizeCalibration;
 use crate::{DetectError, Detector};
 
 /// Thresholds of the report's table are the floor and then this far apart, S/N.
@@ -40,6 +41,8 @@ pub struct Calibration<'a> {
     detector: &'a Detector,
     maxima: Vec<NullMaximum>,
     streak_snrs: Vec<f64>,
+    /// Frame sizes seen, px.
+    sizes: std::collections::BTreeSet<(u32, u32)>,
 }
 
 /// False alarms at one threshold.
@@ -89,12 +92,37 @@ impl<'a> Calibration<'a> {
             detector,
             maxima: vec![],
             streak_snrs: vec![],
+            sizes: Default::default(),
+        }
+    }
+
+    /// The calibration as an entry of a threshold table ([`crate::threshold`]), its frames
+    /// described by `source`; `Err` names the sizes when the frames were not all of one size, or
+    /// says that there were none.
+    pub fn size_calibration(&self, source: &str) -> Result<SizeCalibration, String> {
+        let sizes: Vec<String> = self.sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect();
+        match self.sizes.iter().collect::<Vec<_>>()[..] {
+            [&(width, height)] => Ok(SizeCalibration {
+                width,
+                height,
+                source: source.to_string(),
+                frames: self.maxima.len(),
+                floor: f64::from(self.detector.config().snr_threshold),
+                false_streaks: self.streak_snrs.clone(),
+            }),
+            [] => Err("no frames calibrated".into()),
+            _ => Err(format!(
+                "a threshold table entry is for one frame size; these frames have {}",
+                sizes.join(", ")
+            )),
         }
     }
 
     /// Detects on one frame that holds no streak; returns what noise reached on it.
     pub fn add(&mut self, frame: &Frame) -> Result<NullMaximum, DetectError> {
         let (streaks, peaks) = self.detector.detect_with_peaks(frame.pixels.view())?;
+        let (height, width) = frame.pixels.dim();
+        self.sizes.insert((width as u32, height as u32));
         let maximum = NullMaximum {
             transform: peaks.first().map(|p| f64::from(p.snr)),
             streak: streaks.iter().map(|s| s.detection_snr).reduce(f64::max),

@@ -76,6 +76,7 @@ mod gpu;
 pub mod measure;
 pub mod message;
 mod refine;
+pub mod threshold;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -272,6 +273,9 @@ pub enum DetectError {
     /// A [`DetectorConfig`] field is out of range.
     #[error("bad detector configuration: {0}")]
     BadConfig(String),
+    /// The false-alarm rate asked for gives no threshold for the frame's size.
+    #[error(transparent)]
+    Threshold(#[from] threshold::ThresholdError),
 }
 
 /// Checks a frame: side lengths in range, every pixel finite.
@@ -328,12 +332,49 @@ pub enum Backend {
 pub struct Detector {
     backend: Backend,
     config: DetectorConfig,
+    /// When set, each frame's `snr_threshold` comes from this table at this rate of false
+    /// streaks per frame instead of from `config`.
+    false_alarms: Option<(threshold::ThresholdTable, f64)>,
 }
 
 impl Detector {
     /// A detector running on `backend` with `config` (checked by [`Detector::detect`]).
     pub fn new(backend: Backend, config: DetectorConfig) -> Detector {
-        Detector { backend, config }
+        Detector {
+            backend,
+            config,
+            false_alarms: None,
+        }
+    }
+
+    /// The detector with each frame's threshold chosen for `rate` false streaks per frame from
+    /// the calibration of its size in `table` ([`threshold::ThresholdTable::threshold`]).
+    pub fn with_false_alarm_rate(
+        self,
+        table: threshold::ThresholdTable,
+        rate: f64,
+    ) -> Result<Detector, threshold::ThresholdError> {
+        if !(rate > 0.0 && rate < 1.0) {
+            return Err(threshold::ThresholdError::Rate(rate));
+        }
+        Ok(Detector {
+            false_alarms: Some((table, rate)),
+            ..self
+        })
+    }
+
+    /// The threshold chosen for `width` x `height` frames and where it came from; `None` when the
+    /// detector uses the fixed `snr_threshold` of its configuration.
+    pub fn threshold_for(
+        &self,
+        width: u32,
+        height: u32,
+    ) -> Result<Option<threshold::Chosen>, DetectError> {
+        self.false_alarms
+            .as_ref()
+            .map(|(table, rate)| table.threshold(width, height, *rate))
+            .transpose()
+            .map_err(DetectError::from)
     }
 
     /// `"cpu"`, or the adapter's description (name and graphics backend).
@@ -360,23 +401,32 @@ impl Detector {
         &self,
         pixels: ArrayView2<f32>,
     ) -> Result<(Vec<Streak>, Vec<Peak>), DetectError> {
-        self.config.validate()?;
         validate_frame(pixels)?;
+        let (width, height) = cpu::size(&pixels);
+        let chosen = self.threshold_for(width, height)?;
+        let config = &match chosen {
+            Some(chosen) => DetectorConfig {
+                snr_threshold: chosen.threshold,
+                ..self.config.clone()
+            },
+            None => self.config.clone(),
+        };
+        config.validate()?;
         let stages = match &self.backend {
-            Backend::Gpu(gpu) => gpu.stages(pixels, &self.config)?,
+            Backend::Gpu(gpu) => gpu.stages(pixels, config)?,
             Backend::Cpu => {
-                let grid = cpu::background_filter(&cpu::background(pixels, &self.config));
-                let z = cpu::normalize(pixels, &grid, &self.config);
-                let sources = cpu::point_sources(z.view(), &self.config);
-                let zf = cpu::matched_filter(z.view(), sources.view(), &self.config);
+                let grid = cpu::background_filter(&cpu::background(pixels, config));
+                let z = cpu::normalize(pixels, &grid, config);
+                let sources = cpu::point_sources(z.view(), config);
+                let zf = cpu::matched_filter(z.view(), sources.view(), config);
                 // The refinement normalizes the frame again (cheaper than holding z through
                 // the transform, which holds most of the memory).
                 drop((z, sources));
-                let peaks = cpu::line_peaks(zf.view(), &self.config);
+                let peaks = cpu::line_peaks(zf.view(), config);
                 Stages { grid, peaks }
             }
         };
-        let streaks = refine::streaks(pixels, &stages.grid, &stages.peaks, &self.config);
+        let streaks = refine::streaks(pixels, &stages.grid, &stages.peaks, config);
         Ok((streaks, stages.peaks))
     }
 }

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use kessler_detector::calibrate::Calibration;
 use kessler_detector::dataset::Dataset;
+use kessler_detector::threshold::ThresholdTable;
 use kessler_detector::{Backend, Detector, DetectorConfig};
 
 use super::{detector, gpu_detector, peak_rss_mib, progress};
@@ -18,6 +19,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         gpu_detector(config.clone()).into_iter().collect()
     };
     detectors.push(Detector::new(Backend::Cpu, config));
+    let detectors = detectors
+        .into_iter()
+        .map(|d| super::with_threshold(d, &args.threshold))
+        .collect::<Result<Vec<_>>>()?;
     let bar = progress(dataset.files.len(), "frames");
     let (report, skipped) = dataset.bench(&detectors, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
@@ -74,7 +79,7 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
             dir.display().to_string()
         }
         None => {
-            let sky = kessler_sim::Scenario::default();
+            let sky = kessler_sim::Scenario::default().with_side(args.side);
             let scenario = if args.stars {
                 sky
             } else {
@@ -108,6 +113,24 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         }
     };
     let report = calibration.report();
+    if let Some(path) = &args.table {
+        let entry = calibration
+            .size_calibration(&source)
+            .map_err(anyhow::Error::msg)?;
+        let table = if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            ThresholdTable::from_json(&text).with_context(|| path.display().to_string())?
+        } else {
+            ThresholdTable {
+                calibrations: vec![],
+            }
+        };
+        let (width, height) = (entry.width, entry.height);
+        let text = serde_json::to_string_pretty(&table.with(entry))?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("{width}x{height} calibration written to {}", path.display());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -13,7 +13,7 @@ pub fn run(args: DetectArgs) -> Result<()> {
     detect_files(
         &files,
         args.json,
-        &super::detector(args.cpu, args.threshold.config()),
+        &super::threshold_detector(args.cpu, &args.threshold)?,
     )
 }
 
@@ -56,6 +56,7 @@ struct DetectLine<'a> {
 
 fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -> Result<()> {
     let mut failed = 0;
+    let mut sizes = std::collections::BTreeSet::new();
     for path in files {
         let name = path.display().to_string();
         let frame = match file::read_frame(path, "unknown") {
@@ -67,14 +68,18 @@ fn detect_files(files: &[std::path::PathBuf], json: bool, detector: &Detector) -
             }
         };
         let h = &frame.header;
-        let streaks = match detector.detect(frame.pixels.view()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("skipped: {name}: {e}");
-                failed += 1;
-                continue;
-            }
-        };
+        let (height, width) = frame.pixels.dim();
+        let streaks =
+            match super::say_threshold(detector, (width as u32, height as u32), &mut sizes)
+                .and_then(|()| detector.detect(frame.pixels.view()))
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("skipped: {name}: {e}");
+                    failed += 1;
+                    continue;
+                }
+            };
         if !json {
             println!("{name}: {} streak(s)", streaks.len());
         }

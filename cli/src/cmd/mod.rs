@@ -19,6 +19,49 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
 use tokio::sync::watch;
 
+use crate::args::Threshold;
+
+/// [`detector`] with the threshold of `threshold`: fixed, or for a false-alarm rate from a table.
+pub fn threshold_detector(cpu: bool, threshold: &Threshold) -> Result<Detector> {
+    with_threshold(detector(cpu, threshold.config()), threshold)
+}
+
+/// `detector` with the false-alarm rate of `threshold`, when it asks for one.
+pub fn with_threshold(detector: Detector, threshold: &Threshold) -> Result<Detector> {
+    Ok(match threshold.false_alarms()? {
+        Some((table, rate)) => detector.with_false_alarm_rate(table, rate)?,
+        None => detector,
+    })
+}
+
+/// Says on stderr, once per frame size, which threshold `detector` uses for `width` x `height`
+/// frames and where it comes from (`seen`: the sizes said so far).
+pub fn say_threshold(
+    detector: &Detector,
+    (width, height): (u32, u32),
+    seen: &mut std::collections::BTreeSet<(u32, u32)>,
+) -> Result<(), kessler_detector::DetectError> {
+    if !seen.insert((width, height)) {
+        return Ok(());
+    }
+    match detector.threshold_for(width, height)? {
+        Some(chosen) => eprintln!(
+            "threshold for {width}x{height} frames: S/N {:.2} ({:.4} false streaks per frame in the {}x{} \
+             calibration: {})",
+            chosen.threshold,
+            chosen.rate,
+            chosen.calibration.width,
+            chosen.calibration.height,
+            chosen.calibration.source
+        ),
+        None => eprintln!(
+            "threshold for {width}x{height} frames: S/N {} (fixed)",
+            detector.config().snr_threshold
+        ),
+    }
+    Ok(())
+}
+
 /// The detector on the machine's wgpu adapter, or `None` (said on stderr) when it has none.
 pub fn gpu_detector(config: DetectorConfig) -> Option<Detector> {
     match GpuContext::new() {

@@ -11,7 +11,7 @@ use kessler_pipeline::metrics::{self, LagProbe, Metrics};
 use kessler_pipeline::stages;
 use kessler_track::{TrackConfig, Tracker};
 
-use super::{detector, load_eop, peak_rss_mib, shutdown_on_ctrl_c};
+use super::{load_eop, peak_rss_mib, shutdown_on_ctrl_c, threshold_detector};
 use crate::args::{RunArgs, Stage};
 
 /// Run `kessler run`: the stages asked for, until the input stays idle (`--exit-when-idle`) or Ctrl-C.
@@ -35,12 +35,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
     };
     let metrics = Arc::new(Metrics::default());
     let producer = args.kafka.producer();
-    let detect = (args.stage != Stage::Track).then(|| {
+    let detect = if args.stage != Stage::Track {
         let source = KafkaSource::new(brokers, &group("detect"), &topics.frames, idle)
             .map(|s| s.with_stall_check(args.stall_check_s));
-        let detector = Arc::new(detector(args.cpu, args.threshold.config()));
-        (source, detector)
-    });
+        let detector = Arc::new(threshold_detector(args.cpu, &args.threshold)?);
+        Some((source, detector))
+    } else {
+        None
+    };
     let backend = detect
         .as_ref()
         .map_or("none".to_string(), |(_, d)| d.backend_description());
