@@ -117,6 +117,11 @@ fn bench_scores_a_simulated_snr_grid_and_writes_its_reports() {
     assert_eq!(report["found"], 9, "{report}");
     assert_eq!(report["false_positives"], 0, "{report}");
     assert_eq!(report["speed"][0]["backend"], "cpu", "{report}");
+    assert_eq!(
+        report["thresholds"],
+        serde_json::json!([{"width": 512, "height": 512, "threshold": 7.0, "source": "fixed"}]),
+        "{report}"
+    );
     for file in ["report.json", "report.md", "completeness.png"] {
         assert!(
             out.join(file).metadata().unwrap().len() > 100,

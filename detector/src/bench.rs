@@ -102,6 +102,20 @@ pub struct BenchReport {
     /// Completeness of every backend timed (the scored one first), for the plot.
     #[serde(default)]
     pub completeness_by_backend: Vec<(String, Vec<SnrBin>)>,
+    /// The detection threshold of each frame size benchmarked.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdUsed>,
+}
+
+/// The detection threshold the benchmark ran at on frames of one size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdUsed {
+    pub width: u32,
+    pub height: u32,
+    /// S/N.
+    pub threshold: f64,
+    /// Where it came from: "fixed", or the false-alarm rate and its calibration.
+    pub source: String,
 }
 
 /// Accumulates frames one at a time (so a dataset never needs to fit in memory).
@@ -119,6 +133,7 @@ pub struct Bench<'a> {
     endpoint_errors: Vec<(f64, f64)>,
     /// Per matched endpoint: (error along the true line / sigma_along_px, error across / sigma_cross_px).
     pulls: Vec<(f64, f64)>,
+    thresholds: Vec<ThresholdUsed>,
 }
 
 /// Each detected endpoint with the truth endpoint it is paired with, `[x, y]` px, under the pairing whose larger
@@ -199,12 +214,41 @@ impl<'a> Bench<'a> {
             bins,
             endpoint_errors: vec![],
             pulls: vec![],
+            thresholds: vec![],
         }
     }
 
     /// Detect with every backend, time each, and score the first one's streaks (the others' completeness too)
     /// against `truth`, the frame's truth rows.
     pub fn add(&mut self, frame: &Frame, truth: &[TruthRow]) -> Result<(), DetectError> {
+        let (height, width) = frame.pixels.dim();
+        let (width, height) = (width as u32, height as u32);
+        if let Some(scored) = self.detectors.first()
+            && !self
+                .thresholds
+                .iter()
+                .any(|t| (t.width, t.height) == (width, height))
+        {
+            let (threshold, source) = match scored.threshold_for(width, height)? {
+                Some(chosen) => (
+                    f64::from(chosen.threshold),
+                    format!(
+                        "{:.4} false streaks per frame in the {}x{} calibration ({})",
+                        chosen.rate,
+                        chosen.calibration.width,
+                        chosen.calibration.height,
+                        chosen.calibration.source
+                    ),
+                ),
+                None => (f64::from(scored.config().snr_threshold), "fixed".into()),
+            };
+            self.thresholds.push(ThresholdUsed {
+                width,
+                height,
+                threshold,
+                source,
+            });
+        }
         let mut scored = vec![];
         for (k, detector) in self.detectors.iter().enumerate() {
             let started = Instant::now();
@@ -325,6 +369,7 @@ impl<'a> Bench<'a> {
                 .unwrap_or_default(),
             speed,
             completeness_by_backend,
+            thresholds: self.thresholds.clone(),
         }
     }
 }
@@ -344,6 +389,12 @@ impl BenchReport {
         );
         let [lo, hi] = self.false_positives_interval_95;
         md += &format!("False positives per frame, 95% interval: {lo:.3}-{hi:.3}.\n\n");
+        for t in &self.thresholds {
+            md += &format!(
+                "Threshold on {}x{} frames: S/N {:.2} ({}).\n\n",
+                t.width, t.height, t.threshold, t.source
+            );
+        }
         md += "## Completeness by matched-filter S/N\n\n| S/N | true | found | completeness | 95% interval |\n\
                |---|---|---|---|---|\n";
         for b in &self.completeness {
