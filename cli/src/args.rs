@@ -169,8 +169,8 @@ pub struct CalibrateArgs {
     pub frames: usize,
     #[arg(long)]
     pub stars: bool,
-    /// Simulated square frames of this many px a side (stars, hot pixels and cosmic rays in
-    /// proportion to the area).
+    /// Simulated square frames of this many px a side (with --stars: stars, hot pixels and cosmic
+    /// rays in proportion to the area).
     #[arg(long, default_value_t = 512, conflicts_with = "dataset", value_parser = clap::value_parser!(u32).range(64..=8192))]
     pub side: u32,
     /// Write this calibration into a threshold table (JSON; created, or its entry for this frame
@@ -348,7 +348,7 @@ pub struct Threshold {
     #[arg(long)]
     pub false_alarms_per_frame: Option<f64>,
     /// The threshold table (`kessler calibrate --table`); by default the one kessler ships
-    /// (simulated star fields of 512 to 2048 px).
+    /// (simulated star fields of 512 to 4096 px).
     #[arg(long, requires = "false_alarms_per_frame")]
     pub thresholds: Option<PathBuf>,
 }

@@ -663,7 +663,9 @@ fn image_row<'a>(image: &'a CowArray<[f32; 2], Ix2>, r: usize) -> &'a [[f32; 2]]
 /// `top`, block `2b` at shift `a`, and `bottom`, block `2b + 1` at shift `a`, each indexed by its
 /// start column plus `child_pad` (an oriented image row for level 1, where `child_pad` is 0).
 /// `offset` is `s - a`. A start outside a child row is a half-line that misses the image and
-/// counts 0; the sum is `top + bottom` in that order, as `frt.wgsl` adds them.
+/// counts 0; where both halves are there the sum is `top + bottom` in that order, as `frt.wgsl`
+/// adds them (where only one is, it is copied: `frt.wgsl` adds 0, which differs only in the sign of
+/// a zero).
 fn combine_row(
     out: &mut [[f32; 2]],
     (first, pad): (usize, i32),
@@ -863,8 +865,15 @@ pub fn frt_peaks(level: &FrtLevel, values: &[[f32; 2]], config: &DetectorConfig)
 /// Stages 4 and 5 on the CPU: every level of both orientations, peaks of the searched
 /// levels, strongest first, at most `config.max_peaks`: the peaks of [`frt_level`] and
 /// [`frt_peaks`] level by level, computed a shift at a time ([`Transform`]) so that no level is
-/// ever held whole.
+/// ever held whole. Panics for sides under [`crate::MIN_SIDE_PX`] ([`crate::validate_frame`]
+/// refuses such frames).
 pub fn line_peaks(zf: ArrayView2<[f32; 2]>, config: &DetectorConfig) -> Vec<Peak> {
+    let sides = crate::MIN_SIDE_PX as usize;
+    assert!(
+        zf.nrows() >= sides && zf.ncols() >= sides,
+        "line_peaks needs sides of {sides} px or more, not {:?}",
+        zf.dim()
+    );
     let (rows, columns) = rayon::join(
         || Transform::new(zf, ROWS, config).peaks(),
         || Transform::new(zf, COLUMNS, config).peaks(),
@@ -1036,8 +1045,8 @@ impl<'a> Transform<'a> {
     }
 }
 
-/// Level-1 blocks per task of level 2 in [`Transform`] (level 2 blocks; twice as many level-1
-/// blocks, four times as many frame rows or columns).
+/// Level-2 blocks per task in [`Transform`] (twice as many level-1 blocks, four times as many
+/// frame rows or columns).
 const LEVEL_TWO_GROUP: usize = 8;
 
 /// The level-1 rows at shift `s` (-1, 0 or 1) of the blocks from `first` on, into `out` (as many

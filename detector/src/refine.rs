@@ -569,6 +569,9 @@ fn profile_at(
         let u_lo = shifted.coords(q).1;
         let mut g = (-u_lo * u_lo / two_var).exp();
         let mut ratio = (-(2.0 * u_lo * du + du * du) / two_var).exp();
+        // A PSF far narrower than a pixel can start the run at g = 0 with an infinite ratio:
+        // then each weight directly.
+        let direct = !(g > 0.0 && ratio.is_finite());
         // The run's pixels: a row of the frame (a = 1) or a column (a = 0).
         let (z, masked) = if a == 1 {
             (image.z.row(c), image.masked.row(c))
@@ -578,7 +581,7 @@ fn profile_at(
         for r in r_lo..=r_hi.max(r_lo) {
             q[b] = r as f64;
             let (t, u) = shifted.coords(q);
-            let weight = g;
+            let weight = if direct { (-u * u / two_var).exp() } else { g };
             g *= ratio;
             ratio *= ratio_step;
             // The nearest bin, t - t0 rounded half away from zero, by truncation (the bins
@@ -1277,6 +1280,25 @@ mod tests {
         // A unit line of PSF sigma s has matched-filter S/N sqrt(sqrt(pi) s) per px of length.
         let per_px = (std::f64::consts::PI.sqrt() * sigma).sqrt();
         assert!((direct / (bins.len() as f64).sqrt() - per_px).abs() < 0.01 * per_px);
+    }
+
+    #[test]
+    fn a_psf_far_under_a_pixel_still_gives_finite_bins() {
+        // At sigma 0.02 px the weight recurrence would start at 0 with an infinite ratio.
+        let z = Array2::from_elem((40, 40), 1.0f32);
+        let masked = Array2::from_elem((40, 40), false);
+        let image = Image {
+            z: z.view(),
+            masked: masked.view(),
+        };
+        // Along row 20: each run starts a pixel off the line, where g = exp(-1250) = 0.
+        let line = Line {
+            p: [20.0, 20.0],
+            d: [1.0, 0.0],
+        };
+        let (_, values) = profile(&image, &line, 0.02).unwrap();
+        assert_eq!(values.len(), 40);
+        assert!(values.iter().all(|v| *v == Some(1.0)), "{values:?}");
     }
 
     #[test]

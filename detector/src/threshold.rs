@@ -53,8 +53,9 @@ pub struct Chosen {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ThresholdError {
     #[error(
-        "no threshold calibration covers {width}x{height} frames (calibrated: {sizes}); run kessler calibrate \
-         --side N --table FILE, or give --snr-threshold"
+        "no threshold calibration covers {width}x{height} frames (calibrated: {sizes}); calibrate frames of \
+         that size (kessler calibrate --table FILE) and pass --thresholds FILE, or use a fixed --snr-threshold \
+         instead of --false-alarms-per-frame"
     )]
     NoCalibration {
         width: u32,
@@ -131,12 +132,15 @@ impl ThresholdTable {
             .ok_or_else(|| ThresholdError::NoCalibration {
                 width,
                 height,
-                sizes: self
-                    .calibrations
-                    .iter()
-                    .map(|c| format!("{}x{}", c.width, c.height))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                sizes: if self.calibrations.is_empty() {
+                    "none".into()
+                } else {
+                    self.calibrations
+                        .iter()
+                        .map(|c| format!("{}x{}", c.width, c.height))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
             })?;
         let frames = calibration.frames as f64;
         if rate * frames < 1.0 {
@@ -149,15 +153,22 @@ impl ThresholdTable {
         }
         let mut snrs = calibration.false_streaks.clone();
         snrs.sort_by(|a, b| b.total_cmp(a));
-        let allowed = (rate * frames).floor() as usize;
-        // Just above the largest false streak that must go, to 0.01.
+        // (A product such as 0.29 x 100 that rounds just under a whole number counts it.)
+        let allowed = (rate * frames * (1.0 + 1e-12)).floor() as usize;
+        // Just above the largest false streak that must go, to 0.01, and still above it in f32.
         let threshold = match snrs.get(allowed) {
-            None => calibration.floor,
-            Some(&excluded) => ((excluded * 100.0).floor() + 1.0) / 100.0,
+            None => calibration.floor as f32,
+            Some(&excluded) => {
+                let mut t = (((excluded * 100.0).floor() + 1.0) / 100.0) as f32;
+                while f64::from(t) <= excluded {
+                    t = t.next_up();
+                }
+                t
+            }
         };
-        let over = snrs.iter().filter(|&&s| s >= threshold).count();
+        let over = snrs.iter().filter(|&&s| s >= f64::from(threshold)).count();
         Ok(Chosen {
-            threshold: threshold as f32,
+            threshold,
             rate: over as f64 / frames,
             calibration: calibration.clone(),
         })
@@ -220,8 +231,9 @@ mod tests {
         let error = table.threshold(4096, 4096, 0.02).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "no threshold calibration covers 4096x4096 frames (calibrated: 512x512, 2048x2048); run kessler \
-             calibrate --side N --table FILE, or give --snr-threshold"
+            "no threshold calibration covers 4096x4096 frames (calibrated: 512x512, 2048x2048); calibrate frames \
+             of that size (kessler calibrate --table FILE) and pass --thresholds FILE, or use a fixed \
+             --snr-threshold instead of --false-alarms-per-frame"
         );
     }
 

@@ -64,6 +64,23 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         snr_threshold: args.floor,
         ..defaults
     };
+    // The table the calibration goes into, read before the (long) run: a broken file stops it here.
+    let table = match &args.table {
+        Some(path) if path.exists() => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let table =
+                ThresholdTable::from_json(&text).with_context(|| path.display().to_string())?;
+            Some((path, table))
+        }
+        Some(path) => Some((
+            path,
+            ThresholdTable {
+                calibrations: vec![],
+            },
+        )),
+        None => None,
+    };
     let detector = detector(args.cpu, config);
     let mut calibration = Calibration::new(&detector);
     let source = match &args.dataset {
@@ -113,28 +130,19 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         }
     };
     let report = calibration.report();
-    if let Some(path) = &args.table {
-        let entry = calibration
-            .size_calibration(&source)
-            .map_err(anyhow::Error::msg)?;
-        let table = if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            ThresholdTable::from_json(&text).with_context(|| path.display().to_string())?
-        } else {
-            ThresholdTable {
-                calibrations: vec![],
-            }
-        };
-        let (width, height) = (entry.width, entry.height);
-        let text = serde_json::to_string_pretty(&table.with(entry))?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("{width}x{height} calibration written to {}", path.display());
-    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{}", report.to_markdown(&source));
+    }
+    if let Some((path, table)) = table {
+        let entry = calibration
+            .size_calibration(&source)
+            .map_err(anyhow::Error::msg)?;
+        let (width, height) = (entry.width, entry.height);
+        let text = serde_json::to_string_pretty(&table.with(entry))?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("{width}x{height} calibration written to {}", path.display());
     }
     Ok(())
 }
