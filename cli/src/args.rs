@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cmd::od::Format;
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use kessler_detector::DetectorConfig;
 use kessler_detector::threshold::ThresholdTable;
@@ -368,11 +367,7 @@ impl Threshold {
             return Ok(None);
         };
         let table = match &self.thresholds {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                ThresholdTable::from_json(&text).with_context(|| path.display().to_string())?
-            }
+            Some(path) => crate::cmd::read_thresholds(path)?,
             None => ThresholdTable::shipped(),
         };
         Ok(Some((table, rate)))

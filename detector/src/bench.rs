@@ -114,7 +114,8 @@ pub struct ThresholdUsed {
     pub height: u32,
     /// S/N.
     pub threshold: f64,
-    /// Where it came from: "fixed", or the false-alarm rate and its calibration.
+    /// Where it came from: "fixed", or the threshold with its false-alarm rate and calibration
+    /// ([`crate::threshold::Chosen`]'s text).
     pub source: String,
 }
 
@@ -230,16 +231,7 @@ impl<'a> Bench<'a> {
                 .any(|t| (t.width, t.height) == (width, height))
         {
             let (threshold, source) = match scored.threshold_for(width, height)? {
-                Some(chosen) => (
-                    f64::from(chosen.threshold),
-                    format!(
-                        "{:.4} false streaks per frame in the {}x{} calibration ({})",
-                        chosen.rate,
-                        chosen.calibration.width,
-                        chosen.calibration.height,
-                        chosen.calibration.source
-                    ),
-                ),
+                Some(chosen) => (f64::from(chosen.threshold), chosen.to_string()),
                 None => (f64::from(scored.config().snr_threshold), "fixed".into()),
             };
             self.thresholds.push(ThresholdUsed {
@@ -390,10 +382,16 @@ impl BenchReport {
         let [lo, hi] = self.false_positives_interval_95;
         md += &format!("False positives per frame, 95% interval: {lo:.3}-{hi:.3}.\n\n");
         for t in &self.thresholds {
-            md += &format!(
-                "Threshold on {}x{} frames: S/N {:.2} ({}).\n\n",
-                t.width, t.height, t.threshold, t.source
-            );
+            md += &match t.source.as_str() {
+                "fixed" => format!(
+                    "Threshold on {}x{} frames: S/N {:.2} (fixed).\n\n",
+                    t.width, t.height, t.threshold
+                ),
+                chosen => format!(
+                    "Threshold on {}x{} frames: {chosen}.\n\n",
+                    t.width, t.height
+                ),
+            };
         }
         md += "## Completeness by matched-filter S/N\n\n| S/N | true | found | completeness | 95% interval |\n\
                |---|---|---|---|---|\n";

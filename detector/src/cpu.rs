@@ -12,7 +12,7 @@
 //! the image, FRT values against their [`FrtLevel`]); [`crate::Detector::detect`] checks a
 //! frame with [`crate::validate_frame`] first.
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, Zip, s};
+use ndarray::{Array2, ArrayView2, Axis, CowArray, Ix2, Zip, s};
 use rayon::prelude::*;
 
 use crate::DetectorConfig;
@@ -431,9 +431,6 @@ pub fn matched_filter(
         (lo, hi, lo + r as usize - centre)
     };
     let (z, sources) = (z.as_standard_layout(), sources.as_standard_layout());
-    fn slice<T>(row: ArrayView1<'_, T>) -> &[T] {
-        row.to_slice().expect("a row in standard layout")
-    }
     // The kernel's in-frame norm along one axis, per coordinate.
     let norms = |extent: usize| -> Vec<f32> {
         (0..extent)
@@ -462,7 +459,7 @@ pub fn matched_filter(
             for (yy, (sums, flags)) in
                 (lo..=hi).zip(row_sums.chunks_mut(w).zip(row_sources.chunks_mut(w)))
             {
-                let (z, sources) = (slice(z.row(yy)), slice(sources.row(yy)));
+                let (z, sources) = (image_row(z.view(), yy), image_row(sources.view(), yy));
                 for (x, (sum, flag)) in sums.iter_mut().zip(flags.iter_mut()).enumerate() {
                     let (lo, hi, k0) = taps(x, w);
                     let weights = &g[k0..=k0 + hi - lo];
@@ -646,13 +643,14 @@ fn oriented(zf: ArrayView2<'_, [f32; 2]>, orientation: Orientation) -> CowArray<
     }
 }
 
-/// Row `r` of an oriented image, empty in the padding below it (a line there misses the image).
-fn image_row<'a>(image: &'a CowArray<[f32; 2], Ix2>, r: usize) -> &'a [[f32; 2]] {
+/// Row `r` of an image in standard layout as a slice, empty past its last row (for an oriented
+/// image: the padding, where a line misses the image).
+fn image_row<T>(image: ArrayView2<'_, T>, r: usize) -> &[T] {
     if r < image.nrows() {
         image
-            .row(r)
+            .index_axis_move(Axis(0), r)
             .to_slice()
-            .expect("an oriented image is in standard layout")
+            .expect("an image in standard layout")
     } else {
         &[]
     }
@@ -724,7 +722,7 @@ pub fn frt_level(
     let pad = level.pad() as i32;
     let child_row = |block: u32, shift: i32| -> &[[f32; 2]] {
         match &image {
-            Some(image) => image_row(image, block as usize),
+            Some(image) => image_row(image.view(), block as usize),
             None => {
                 let first = child.index(block, shift, -(child.pad() as i32));
                 &previous[first..first + child.starts() as usize]
@@ -1062,13 +1060,12 @@ fn level_one(
     out: &mut [[f32; 2]],
 ) {
     let (height, width) = frame.dim();
-    let row = |y: usize| frame.row(y).to_slice().expect("a frame in standard layout");
+    let row = |y: usize| image_row(frame, y);
     if orientation == ROWS {
         let starts = width + 2;
-        let frame_row = |y: usize| if y < height { row(y) } else { &[] };
         for (j, out) in out.chunks_mut(starts).enumerate() {
             let b = first + j;
-            combine_row(out, (0, 1), (frame_row(2 * b), frame_row(2 * b + 1)), 0, s);
+            combine_row(out, (0, 1), (row(2 * b), row(2 * b + 1)), 0, s);
         }
         return;
     }

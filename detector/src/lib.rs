@@ -354,11 +354,8 @@ impl Detector {
         table: threshold::ThresholdTable,
         rate: f64,
     ) -> Result<Detector, threshold::ThresholdError> {
-        if !(rate > 0.0 && rate < 1.0) {
-            return Err(threshold::ThresholdError::Rate(rate));
-        }
         Ok(Detector {
-            false_alarms: Some((table, rate)),
+            false_alarms: Some((table, threshold::checked_rate(rate)?)),
             ..self
         })
     }
@@ -369,7 +366,7 @@ impl Detector {
         &self,
         width: u32,
         height: u32,
-    ) -> Result<Option<threshold::Chosen>, DetectError> {
+    ) -> Result<Option<threshold::Chosen<'_>>, DetectError> {
         self.false_alarms
             .as_ref()
             .map(|(table, rate)| table.threshold(width, height, *rate))

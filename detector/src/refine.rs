@@ -558,11 +558,20 @@ fn profile_at(
     let two_var = 2.0 * sigma * sigma;
     let du = shifted.n()[b];
     let ratio_step = (-du * du / (sigma * sigma)).exp();
-    for c in c_lo..=c_hi {
-        prefetch_run(image, &shifted, (a, b), c + PREFETCH_AHEAD, half);
+    // The run of pixels at `c`: from `r_lo` to `r_hi` along axis `b`.
+    let run = |c: usize| {
         let cross = shifted.p[b] + (c as f64 - shifted.p[a]) * shifted.d[b] / shifted.d[a];
-        let r_lo = span(cross - half, b).ceil() as usize;
-        let r_hi = span(cross + half, b).floor() as usize;
+        (
+            span(cross - half, b).ceil() as usize,
+            span(cross + half, b).floor() as usize,
+        )
+    };
+    for c in c_lo..=c_hi {
+        let ahead = c + PREFETCH_AHEAD;
+        if ahead <= c_hi {
+            prefetch_run(image, (a, ahead), run(ahead));
+        }
+        let (r_lo, r_hi) = run(c);
         let mut q = [0.0; 2];
         q[a] = c as f64;
         q[b] = r_lo as f64;
@@ -609,38 +618,27 @@ fn profile_at(
 /// Runs of [`profile_at`] fetched ahead of the one it sums.
 const PREFETCH_AHEAD: usize = 6;
 
-/// Asks the cache for the pixels of [`profile_at`]'s run at `c` (its frame row for `a = 1`, its
-/// column for `a = 0`), so that the profile does not wait on memory run after run (a 4096 px
-/// frame's rows are 16 KiB apart).
-fn prefetch_run(image: &Image, line: &Line, (a, b): (usize, usize), c: usize, half: f64) {
+/// Asks the cache for the pixels of [`profile_at`]'s run at `c`, `r_lo..=r_hi` (a frame row
+/// for `a = 1`, a column for `a = 0`), so that the profile does not wait on memory run after run
+/// (a 4096 px frame's rows are 16 KiB apart).
+fn prefetch_run(image: &Image, (a, c): (usize, usize), (r_lo, r_hi): (usize, usize)) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (image, a, c, r_lo, r_hi);
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let (height, width) = image.z.dim();
-        if c >= [width, height][a] {
-            return;
-        }
-        let cross = line.p[b] + (c as f64 - line.p[a]) * line.d[b] / line.d[a];
-        let extent = [width, height][b] as f64;
-        let (lo, hi) = ((cross - half).max(0.0), (cross + half).min(extent - 1.0));
-        if hi < lo {
+        if r_hi < r_lo {
             return;
         }
         let (z, masked) = (image.z.as_ptr(), image.masked.as_ptr());
         let (rs, cs) = (image.z.strides()[0], image.z.strides()[1]);
         let (mrs, mcs) = (image.masked.strides()[0], image.masked.strides()[1]);
-        let at = |r: usize| {
-            let (y, x) = if a == 1 { (c, r) } else { (r, c) };
-            (
-                z.wrapping_offset(y as isize * rs + x as isize * cs),
-                masked.wrapping_offset(y as isize * mrs + x as isize * mcs),
-            )
-        };
         // A row run is contiguous (its two ends will do); a column run has a line per pixel.
-        let (first, last) = (lo as usize, hi as usize);
-        let step = if a == 1 { (last - first).max(1) } else { 1 };
-        for r in (first..=last).step_by(step) {
-            let (zp, mp) = at(r);
+        let step = if a == 1 { (r_hi - r_lo).max(1) } else { 1 };
+        for r in (r_lo..=r_hi).step_by(step) {
+            let (y, x) = if a == 1 { (c, r) } else { (r, c) };
+            let zp = z.wrapping_offset(y as isize * rs + x as isize * cs);
+            let mp = masked.wrapping_offset(y as isize * mrs + x as isize * mcs);
             // SAFETY: a prefetch reads nothing and cannot fault; the addresses lie in the frame.
             unsafe {
                 _mm_prefetch::<_MM_HINT_T0>(zp.cast());

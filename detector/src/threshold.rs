@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The calibrations of several frame sizes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdTable {
     pub calibrations: Vec<SizeCalibration>,
 }
@@ -40,13 +40,34 @@ pub struct SizeCalibration {
 
 /// The threshold a table gives frames of one size.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Chosen {
+pub struct Chosen<'a> {
     /// Detection threshold, S/N.
     pub threshold: f32,
     /// False streaks per frame at that threshold in the calibration (at most the rate asked for).
     pub rate: f64,
     /// The calibration it came from.
-    pub calibration: SizeCalibration,
+    pub calibration: &'a SizeCalibration,
+}
+
+impl std::fmt::Display for Chosen<'_> {
+    /// `S/N 5.87 (0.0200 false streaks per frame in the 512x512 calibration: <its source>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self.calibration;
+        write!(
+            f,
+            "S/N {:.2} ({:.4} false streaks per frame in the {}x{} calibration: {})",
+            self.threshold, self.rate, c.width, c.height, c.source
+        )
+    }
+}
+
+/// `rate` if it is a false-alarm rate per frame, in (0, 1).
+pub fn checked_rate(rate: f64) -> Result<f64, ThresholdError> {
+    if rate > 0.0 && rate < 1.0 {
+        Ok(rate)
+    } else {
+        Err(ThresholdError::Rate(rate))
+    }
 }
 
 /// Why a table gives no threshold.
@@ -114,10 +135,13 @@ impl ThresholdTable {
     }
 
     /// The threshold for `rate` false streaks per frame on `width` x `height` frames.
-    pub fn threshold(&self, width: u32, height: u32, rate: f64) -> Result<Chosen, ThresholdError> {
-        if !(rate > 0.0 && rate < 1.0) {
-            return Err(ThresholdError::Rate(rate));
-        }
+    pub fn threshold(
+        &self,
+        width: u32,
+        height: u32,
+        rate: f64,
+    ) -> Result<Chosen<'_>, ThresholdError> {
+        let rate = checked_rate(rate)?;
         let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
         let calibration = self
             .calibrations
@@ -170,7 +194,7 @@ impl ThresholdTable {
         Ok(Chosen {
             threshold,
             rate: over as f64 / frames,
-            calibration: calibration.clone(),
+            calibration,
         })
     }
 }

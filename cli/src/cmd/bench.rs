@@ -19,9 +19,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         gpu_detector(config.clone()).into_iter().collect()
     };
     detectors.push(Detector::new(Backend::Cpu, config));
+    let false_alarms = args.threshold.false_alarms()?;
     let detectors = detectors
         .into_iter()
-        .map(|d| super::with_threshold(d, &args.threshold))
+        .map(|d| super::with_false_alarms(d, false_alarms.clone()))
         .collect::<Result<Vec<_>>>()?;
     let bar = progress(dataset.files.len(), "frames");
     let (report, skipped) = dataset.bench(&detectors, |done, _| bar.set_position(done as u64))?;
@@ -66,19 +67,8 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     };
     // The table the calibration goes into, read before the (long) run: a broken file stops it here.
     let table = match &args.table {
-        Some(path) if path.exists() => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let table =
-                ThresholdTable::from_json(&text).with_context(|| path.display().to_string())?;
-            Some((path, table))
-        }
-        Some(path) => Some((
-            path,
-            ThresholdTable {
-                calibrations: vec![],
-            },
-        )),
+        Some(path) if path.exists() => Some((path, super::read_thresholds(path)?)),
+        Some(path) => Some((path, ThresholdTable::default())),
         None => None,
     };
     let detector = detector(args.cpu, config);

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use kessler_detector::threshold::ThresholdTable;
 use kessler_detector::{Backend, Detector, DetectorConfig, GpuContext};
 use tokio::sync::watch;
 
@@ -23,15 +24,25 @@ use crate::args::Threshold;
 
 /// [`detector`] with the threshold of `threshold`: fixed, or for a false-alarm rate from a table.
 pub fn threshold_detector(cpu: bool, threshold: &Threshold) -> Result<Detector> {
-    with_threshold(detector(cpu, threshold.config()), threshold)
+    with_false_alarms(detector(cpu, threshold.config()), threshold.false_alarms()?)
 }
 
-/// `detector` with the false-alarm rate of `threshold`, when it asks for one.
-pub fn with_threshold(detector: Detector, threshold: &Threshold) -> Result<Detector> {
-    Ok(match threshold.false_alarms()? {
+/// `detector` with a false-alarm rate and its table ([`Threshold::false_alarms`]), when given.
+pub fn with_false_alarms(
+    detector: Detector,
+    false_alarms: Option<(ThresholdTable, f64)>,
+) -> Result<Detector> {
+    Ok(match false_alarms {
         Some((table, rate)) => detector.with_false_alarm_rate(table, rate)?,
         None => detector,
     })
+}
+
+/// The threshold table in the JSON file `path`.
+pub fn read_thresholds(path: &Path) -> Result<ThresholdTable> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    ThresholdTable::from_json(&text).with_context(|| path.display().to_string())
 }
 
 /// Says on stderr, once per frame size, which threshold `detector` uses for `width` x `height`
@@ -45,15 +56,7 @@ pub fn say_threshold(
         return Ok(());
     }
     match detector.threshold_for(width, height)? {
-        Some(chosen) => eprintln!(
-            "threshold for {width}x{height} frames: S/N {:.2} ({:.4} false streaks per frame in the {}x{} \
-             calibration: {})",
-            chosen.threshold,
-            chosen.rate,
-            chosen.calibration.width,
-            chosen.calibration.height,
-            chosen.calibration.source
-        ),
+        Some(chosen) => eprintln!("threshold for {width}x{height} frames: {chosen}"),
         None => eprintln!(
             "threshold for {width}x{height} frames: S/N {} (fixed)",
             detector.config().snr_threshold
